@@ -1,0 +1,1 @@
+"""Node agent: GPU discovery and telemetry, job runner, acceptance test. Built in a later issue."""

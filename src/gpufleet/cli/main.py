@@ -1,0 +1,28 @@
+"""Entry point of the ``gpufleet`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from gpufleet import __version__
+from gpufleet.cli.catalog_commands import gpus, offers
+
+app = typer.Typer(
+    name="gpufleet",
+    help="One control plane for GPU capacity bought from many suppliers.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+app.command(help="The GPU model table: specs from vendor datasheets, with every known alias.")(gpus)
+app.command(help="Browse GPU offers from every supplier, normalised per GPU and per TFLOP.")(offers)
+
+
+@app.command()
+def version() -> None:
+    """Print the gpufleet version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

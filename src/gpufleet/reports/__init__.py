@@ -1,0 +1,1 @@
+"""HTML reports and plots. Built in later issues."""

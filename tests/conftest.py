@@ -1,0 +1,38 @@
+"""Shared fixtures. Test objects are built by the factories in ``tests/factories.py``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gpufleet.catalog.gpus import GpuTable, gpu_table
+from gpufleet.catalog.problems import LoadReport
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path | None:
+    configured = os.environ.get("GPUFLEET_DATA")
+    path = Path(configured) if configured else REPO.parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def table() -> GpuTable:
+    return gpu_table()
+
+
+@pytest.fixture
+def report() -> LoadReport:
+    return LoadReport()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = _shared_data()
+    if path is None:
+        pytest.skip("shared data not found: set GPUFLEET_DATA or place it at ../shared/data")
+    return path
