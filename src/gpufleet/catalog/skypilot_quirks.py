@@ -84,8 +84,8 @@ GPU_SKU_PATTERNS: Mapping[str, re.Pattern[str]] = {
 reported as unknown GPUs, not skipped as CPU-only."""
 
 GPU_NAME_OVERRIDES: Mapping[str, tuple[tuple[re.Pattern[str], str], ...]] = {
-    # Azure names the NC H100 v5 GPU plain "H100"; it is the 94 GB H100 NVL.
-    "azure": ((re.compile(r"^Standard_NC\d+ads_H100_v5$"), "H100-NVL"),),
+    # Azure names the NC H100 v5 GPU plain "H100"; it is the 94 GB H100 NVL (NC40ads, NC80adis).
+    "azure": ((re.compile(r"^Standard_NC\d+a[a-z]*_H100_v5$"), "H100-NVL"),),
 }
 
 SPOT_EQUALS_PRICE_IS_PLACEHOLDER: frozenset[str] = frozenset({"azure", "runpod"})

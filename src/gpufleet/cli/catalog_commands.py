@@ -21,7 +21,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -147,12 +147,11 @@ def offers(
     )
     rows = select_offers(loaded.offers, table, query)
     report = loaded.report
-    err.print(
-        render.load_summary(report, sources.describe(), len(loaded.supplier_ids)), highlight=False
-    )
+    summary = render.load_summary(report, sources.describe(), len(loaded.supplier_ids))
+    err.print(summary, highlight=False, soft_wrap=True)
     if problems:
         for problem in report.problems:
-            err.print(f"  {problem}", highlight=False, markup=False)
+            err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
     if as_json:
         out.print_json(json.dumps([render.offer_json(r, spot=spot) for r in rows]))
         return

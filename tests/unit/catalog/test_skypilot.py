@@ -78,6 +78,7 @@ def test_azure_count_fix_name_overrides_and_unnamed_gpus(
     assert nd.hourly_usd_per_gpu() == pytest.approx(98.32 / 8)
     assert nd.spot_price_usd_per_hour is None  # SpotPrice == Price is Azure's placeholder
     assert offers["Standard_NC40ads_H100_v5"].gpu == "H100-NVL"
+    assert offers["Standard_NC80adis_H100_v5"].gpu == "H100-NVL"
     ncc = offers["Standard_NCC40ads_H100_v5"]  # AcceleratorName empty in the catalog
     assert (ncc.gpu, ncc.gpus_per_unit, ncc.spot_price_usd_per_hour) == ("H100-NVL", 1, 1.745)
     assert offers["Standard_NC24ads_A100_v4"].spot_price_usd_per_hour == 0.73
