@@ -158,4 +158,4 @@ def offers(
     if not rows:
         err.print("No offers match these filters.")
         return
-    out.print(render.offer_table(rows, spot=spot, collapsed=not show_all))
+    out.print(render.offer_table(rows, spot=spot, collapsed=not show_all, width=out.width))

@@ -102,23 +102,29 @@ def offer_json(row: OfferRow, *, spot: bool) -> dict[str, Any]:
     }
 
 
-def offer_table(rows: list[OfferRow], *, spot: bool, collapsed: bool) -> Table:
+COMPACT_BELOW_COLUMNS = 140
+"""Narrower terminals get the compact offer table: no host vCPU, RAM and GPU-memory columns."""
+
+
+def offer_table(rows: list[OfferRow], *, spot: bool, collapsed: bool, width: int) -> Table:
     price = "spot " if spot else ""
     show_contract = any(r.offer.contract is not ContractKind.ON_DEMAND for r in rows)
+    compact = width < COMPACT_BELOW_COLUMNS
     table = Table(header_style="bold", title_justify="left")
-    table.add_column("GPU")
-    table.add_column("GPUs", justify="right")
-    table.add_column("supplier")
-    table.add_column("instance")
-    table.add_column("region" + (" (+others)" if collapsed else ""))
+    table.add_column("GPU", no_wrap=True)
+    table.add_column("GPUs", justify="right", no_wrap=True)
+    table.add_column("supplier", no_wrap=True)
+    table.add_column("instance", overflow="fold")
+    table.add_column("region", overflow="fold")
     if show_contract:
-        table.add_column("contract")
-    table.add_column(f"{price}$/h", justify="right")
-    table.add_column(f"{price}$/GPU·h", justify="right", style="bold")
-    table.add_column("$/PFLOP·h", justify="right")
-    table.add_column("GPU mem", justify="right")
-    table.add_column("vCPUs", justify="right")
-    table.add_column("RAM GiB", justify="right")
+        table.add_column("contract", overflow="fold")
+    table.add_column(f"{price}$/h", justify="right", no_wrap=True)
+    table.add_column(f"{price}$/GPU·h", justify="right", style="bold", no_wrap=True)
+    table.add_column("$/PFLOP·h", justify="right", no_wrap=True)
+    if not compact:
+        table.add_column("GPU mem", justify="right", no_wrap=True)
+        table.add_column("vCPUs", justify="right", no_wrap=True)
+        table.add_column("RAM GiB", justify="right", no_wrap=True)
     for row in rows:
         o = row.offer
         region = o.zone or o.region or "—"
@@ -134,19 +140,19 @@ def offer_table(rows: list[OfferRow], *, spot: bool, collapsed: bool) -> Table:
         if show_contract:
             term = f" {o.term_months:g}mo" if o.term_months else ""
             cells.append(f"{o.contract.value}{term}")
+        per_pflop = None if row.usd_per_tflop_hour is None else row.usd_per_tflop_hour * 1000
         cells += [
             f"{row.usd_per_hour:,.2f}",
             f"{row.usd_per_gpu_hour:,.3f}",
-            _num(
-                None if row.usd_per_tflop_hour is None else row.usd_per_tflop_hour * 1000, "{:.2f}"
-            ),
-            _num(row.gpu_memory_gib),
-            _num(o.vcpus),
-            _num(o.memory_gib),
+            _num(per_pflop, "{:.2f}"),
         ]
+        if not compact:
+            cells += [_num(row.gpu_memory_gib), _num(o.vcpus), _num(o.memory_gib)]
         table.add_row(*cells)
     table.caption = "$/PFLOP·h: per-GPU price over dense BF16 (else FP16) tensor PFLOPS." + (
-        " Cheapest offer per (GPU, count, supplier); --all lists every region." if collapsed else ""
+        " Cheapest offer per (GPU, count, supplier); (+N): N more regions; --all lists them."
+        if collapsed
+        else ""
     )
     return table
 

@@ -42,6 +42,18 @@ def test_offers_table(runner: CliRunner) -> None:
     assert "someprovider__1xA100_80GB__22__120__SPOT" in result.stdout
 
 
+@pytest.mark.parametrize(("columns", "wide"), [("80", False), ("200", True)])
+def test_offer_table_fits_the_terminal(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, columns: str, wide: bool
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    result = runner.invoke(app, ["offers", "--catalog", CATALOG, "--gpu", "H100"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= int(columns)
+    assert ("vCPUs" in result.stdout) is wide
+    assert "6.880" in result.stdout  # AWS p5 per-GPU price, never truncated
+
+
 def test_offers_from_the_built_in_table_when_no_catalog_exists(runner: CliRunner) -> None:
     result = runner.invoke(app, ["offers", "--json"])
     assert result.exit_code == 0, result.output
