@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 def _shared_data() -> Path | None:
     configured = os.environ.get("GPUFLEET_DATA")
     path = Path(configured) if configured else REPO.parent / "shared" / "data"
-    return path if path.is_dir() else None
+    complete = all((path / part).is_dir() for part in ("catalog", "traces"))
+    return path if complete else None
 
 
 @pytest.fixture(scope="session")
@@ -34,5 +35,8 @@ def report() -> LoadReport:
 def shared_data() -> Path:
     path = _shared_data()
     if path is None:
-        pytest.skip("shared data not found: set GPUFLEET_DATA or place it at ../shared/data")
+        pytest.skip(
+            "shared data not found (needs catalog/ and traces/): "
+            "set GPUFLEET_DATA or place it at ../shared/data"
+        )
     return path
