@@ -24,16 +24,8 @@ from typing import Any
 
 import yaml
 
-from gpufleet.domain.gpu import GpuModel
+from gpufleet.domain.gpu import NUMERIC_SPECS, GpuModel
 
-_NUMERIC_FIELDS = (
-    "memory_gib",
-    "bf16_tflops",
-    "fp16_tflops",
-    "fp32_tflops",
-    "memory_bandwidth_gbps",
-    "tdp_w",
-)
 _TEXT_FIELDS = ("architecture", "form_factor", "memory_type", "interconnect")
 _REQUIRED = ("id", "vendor", "family", "name", "sources", "aliases")
 _VENDOR_WORDS = ("nvidia", "tesla", "geforce", "quadro", "amd", "instinct", "intel", "habana")
@@ -190,7 +182,7 @@ def _model_from_entry(entry: Mapping[str, Any], index: int) -> GpuModel:
         msg = f"{where}: missing {', '.join(missing)}"
         raise ValueError(msg)
     numbers: dict[str, float | None] = {}
-    for key in _NUMERIC_FIELDS:
+    for key in NUMERIC_SPECS:
         value = entry.get(key)
         if value is not None and not isinstance(value, int | float):
             msg = f"{where}: {key} must be a number or null, got {value!r}"

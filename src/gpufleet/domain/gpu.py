@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NUMERIC_SPECS = (
+    "memory_gib",
+    "bf16_tflops",
+    "fp16_tflops",
+    "fp32_tflops",
+    "memory_bandwidth_gbps",
+    "tdp_w",
+)
+"""The spec fields that are numbers: positive when known, ``None`` when the vendor is silent."""
+
 
 @dataclass(frozen=True, slots=True)
 class GpuModel:
@@ -37,14 +47,7 @@ class GpuModel:
         if not self.id or any(c.isspace() for c in self.id):
             msg = f"GPU model id must be non-empty and contain no spaces, got {self.id!r}"
             raise ValueError(msg)
-        for field in (
-            "memory_gib",
-            "bf16_tflops",
-            "fp16_tflops",
-            "fp32_tflops",
-            "memory_bandwidth_gbps",
-            "tdp_w",
-        ):
+        for field in NUMERIC_SPECS:
             value = getattr(self, field)
             if value is not None and value <= 0:
                 msg = f"GPU model {self.id}: {field} must be positive or unknown, got {value}"
