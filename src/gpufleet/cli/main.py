@@ -6,6 +6,7 @@ import typer
 
 from gpufleet import __version__
 from gpufleet.cli.catalog_commands import gpus, offers
+from gpufleet.cli.placement_commands import placement_bench
 
 app = typer.Typer(
     name="gpufleet",
@@ -16,6 +17,10 @@ app = typer.Typer(
 )
 app.command(help="The GPU model table: specs from vendor datasheets, with every known alias.")(gpus)
 app.command(help="Browse GPU offers from every supplier, normalised per GPU and per TFLOP.")(offers)
+app.command(
+    "placement-bench",
+    help="Run the FGD paper's placement experiment on Alibaba's openb trace.",
+)(placement_bench)
 
 
 @app.command()

@@ -1,0 +1,127 @@
+"""The target workload and node fragmentation, as defined by FGD (Weng et al., USENIX ATC'23).
+
+**Target workload** (the authors' "typical pods"): group the workload's requests by
+(CPU milli, per-GPU milli, GPU count, allowed models) — CPU-only requests included, memory not —
+sort the groups by size (larger first; on equal size the larger key first), take groups while the
+cumulative share is below ``coverage`` (so the group crossing it is included), and renormalise
+their popularity ``p_t`` to sum to 1.
+
+**Node fragmentation** ``F(n)``, in milli-GPUs, is the expected amount of node ``n``'s free GPU
+capacity that a request drawn from the target workload could *not* use::
+
+    F(n) = sum_t p_t * f_t(n)
+    f_t(n) = free(n)                        if t asks for no GPU (CPU-only)
+           = free(n)                        if n's model is not allowed for t
+           = sum_{j: free_j < g_t} free_j   if #{j: free_j >= g_t} >= k_t and cpu(n) >= c_t
+           = free(n)                        otherwise (t does not fit at all)
+
+where ``free_j`` is the free milli of GPU ``j`` and ``free(n)`` its sum. Memory is ignored.
+Functions here are vectorised over nodes (and candidate GPUs) with NumPy.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gpufleet.scheduling.placement.request import PlacementRequest
+
+Float = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetWorkload:
+    cpu_milli: NDArray[np.int64]
+    gpu_milli: NDArray[np.int64]
+    """Per-GPU milli of each type (0 for CPU-only types)."""
+    num_gpu: NDArray[np.int64]
+    gpu_models: tuple[frozenset[str] | None, ...]
+    popularity: Float
+
+    @property
+    def size(self) -> int:
+        return len(self.popularity)
+
+    @classmethod
+    def from_requests(
+        cls, requests: Iterable[PlacementRequest], coverage: float = 0.95
+    ) -> TargetWorkload:
+        counts = Counter(r.shape for r in requests)
+        if not counts:
+            msg = "a target workload needs at least one request"
+            raise ValueError(msg)
+        total = sum(counts.values())
+
+        def order(
+            item: tuple[tuple[int, int, int, frozenset[str] | None], int],
+        ) -> tuple[object, ...]:
+            (cpu, num, milli, models), count = item
+            spec = "|".join(sorted(models)) if models else ""
+            return (count, cpu, milli, num, spec)
+
+        chosen, share = [], 0.0
+        for shape, count in sorted(counts.items(), key=order, reverse=True):
+            if share >= coverage:
+                break
+            chosen.append((shape, count))
+            share += count / total
+        weights = np.array([c for _, c in chosen], dtype=np.float64)
+        return cls(
+            cpu_milli=np.array([s[0] for s, _ in chosen], dtype=np.int64),
+            num_gpu=np.array([s[1] for s, _ in chosen], dtype=np.int64),
+            gpu_milli=np.array([s[2] for s, _ in chosen], dtype=np.int64),
+            gpu_models=tuple(s[3] for s, _ in chosen),
+            popularity=weights / weights.sum(),
+        )
+
+    def allowed(self, models: tuple[str, ...], node_model: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """(types, nodes): may type t use the GPU model of each node."""
+        table = np.array(
+            [[m is None or name in m for name in models] for m in self.gpu_models], dtype=np.bool_
+        )
+        return table[:, node_model]
+
+
+def _terms(
+    target: TargetWorkload, gpu_free: NDArray[np.int64]
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Per type and node: which GPUs fit the type, how many, and the free milli of those that
+    do not (``fits`` (T,D,G), ``count`` (T,D), ``small`` (T,D)); and each GPU's usable milli."""
+    usable = np.maximum(gpu_free, 0)
+    fits = gpu_free[None] >= target.gpu_milli[:, None, None]
+    return fits, fits.sum(axis=-1), np.where(fits, 0, usable[None]).sum(axis=-1), usable
+
+
+def _combine(  # noqa: PLR0917 - the terms of one formula, in its order
+    target: TargetWorkload,
+    count: NDArray[np.int64],
+    small: NDArray[np.int64],
+    total: NDArray[np.int64],
+    cpu_free: NDArray[np.int64],
+    allowed: NDArray[np.bool_],
+) -> Float:
+    """``F`` from the per-type terms; arrays broadcast over any trailing candidate axes."""
+    extra = (1,) * (count.ndim - 1)
+    ok = (
+        allowed
+        & (count >= target.num_gpu.reshape(-1, *extra))
+        & (cpu_free[None] >= target.cpu_milli.reshape(-1, *extra))
+        & (target.gpu_milli.reshape(-1, *extra) > 0)
+    )
+    per_type = np.where(ok, small, total[None])
+    return (target.popularity @ per_type.reshape(len(per_type), -1)).reshape(per_type.shape[1:])
+
+
+def fragmentation(
+    target: TargetWorkload,
+    gpu_free: NDArray[np.int64],
+    cpu_free: NDArray[np.int64],
+    allowed: NDArray[np.bool_],
+) -> Float:
+    """``F`` of each node: ``gpu_free`` (nodes, gpus; -1 = absent), ``allowed`` (types, nodes)."""
+    _, count, small, usable = _terms(target, gpu_free)
+    return _combine(target, count, small, usable.sum(axis=-1), cpu_free, allowed)

@@ -1,0 +1,225 @@
+"""Each strategy's rule on small clusters where the right answer can be worked out by hand,
+and properties every strategy must keep (Hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpufleet.scheduling.placement import (
+    ClusterState,
+    NodeSpec,
+    Placement,
+    PlacementRequest,
+    StrategyContext,
+    TargetWorkload,
+    create,
+    fragmentation,
+    names,
+)
+from gpufleet.scheduling.placement.kernels import node_fragmentation
+
+PUBLISHED = ["random", "dotprod", "gpu-clustering", "gpu-packing", "best-fit", "fgd"]
+
+
+def req(
+    cpu: int = 1000, mem: int = 1024, num: int = 0, milli: int = 0, models: str = ""
+) -> PlacementRequest:
+    allowed = frozenset(models.split("|")) if models else None
+    return PlacementRequest(
+        cpu_milli=cpu, memory_mib=mem, num_gpu=num, gpu_milli=milli, gpu_models=allowed
+    )
+
+
+def nodes(*gpus: int, cpu: int = 32000, model: str = "T4") -> list[NodeSpec]:
+    return [NodeSpec(f"n{i}", cpu, 131072, g, model) for i, g in enumerate(gpus)]
+
+
+def context(state_requests: list[PlacementRequest] | None = None) -> StrategyContext:
+    target = TargetWorkload.from_requests(
+        state_requests or [req(num=1, milli=500), req(num=1, milli=1000)]
+    )
+    return StrategyContext(seed=1, target=target)
+
+
+def put(state: ClusterState, pod: PlacementRequest, node: int, gpus: tuple[int, ...]) -> None:
+    state.allocate(pod, Placement(node, gpus, pod.gpu_milli))
+
+
+def test_all_published_strategies_are_registered() -> None:
+    assert set(PUBLISHED) <= set(names())
+    with pytest.raises(KeyError, match="unknown placement strategy 'nope'"):
+        create("nope")
+
+
+def test_best_fit_prefers_the_fuller_node_and_the_tightest_gpu() -> None:
+    state = ClusterState(nodes(4, 4))
+    put(state, req(num=1, milli=600), 1, (0,))
+    put(state, req(num=1, milli=300), 1, (1,))
+    placement = create("best-fit", context()).place(state, req(num=1, milli=300))
+    assert placement == Placement(
+        node=1, gpus=(0,), gpu_milli=300
+    )  # 400 left on GPU 0: tightest fit
+
+
+def test_gpu_packing_fills_partly_used_gpus_before_idle_nodes() -> None:
+    state = ClusterState(nodes(2, 2))
+    put(state, req(num=1, milli=200), 1, (1,))
+    placement = create("gpu-packing", context()).place(state, req(num=1, milli=500))
+    assert placement == Placement(node=1, gpus=(1,), gpu_milli=500)
+
+
+def test_gpu_clustering_keeps_shapes_together() -> None:
+    state = ClusterState(nodes(4, 4, 4))
+    put(state, req(num=2, milli=1000), 0, (0, 1))
+    put(state, req(num=1, milli=300), 1, (0,))
+    strategy = create("gpu-clustering", context())
+    assert strategy.place(state, req(num=1, milli=300)).node == 1  # type: ignore[union-attr]
+    assert strategy.place(state, req(num=2, milli=1000)).node == 0  # type: ignore[union-attr]
+
+
+def test_dot_product_prefers_the_node_whose_free_resources_align_least() -> None:
+    state = ClusterState(
+        [NodeSpec("cpu-heavy", 64000, 131072, 1, "T4"), NodeSpec("lean", 4000, 131072, 1, "T4")]
+    )
+    placement = create("dotprod", context()).place(state, req(cpu=2000, num=1, milli=1000))
+    assert placement is not None
+    assert placement.node == 1
+
+
+def test_ties_go_to_the_node_with_the_lowest_priority() -> None:
+    state = ClusterState(nodes(1, 1, 1), priority=[2, 0, 1])
+    assert create("best-fit", context()).place(state, req(num=1, milli=1000)).node == 1  # type: ignore[union-attr]
+
+
+def test_fgd_fills_the_sliver_no_target_request_could_use() -> None:
+    # The target workload asks for whole GPUs only. n0 has GPU 0 at 300 milli free (a fragment:
+    # no target request fits it) and GPU 1 idle; n1 is idle. Ties would go to n1 (priority 0).
+    target_pods = [req(num=1, milli=1000)]
+    state = ClusterState(nodes(2, 1), priority=[1, 0])
+    put(state, req(num=1, milli=700), 0, (0,))
+    strategy = create("fgd", context(target_pods))
+    # n0/GPU 0: F 300 -> 0, score floor(100 sigmoid(0.3)) = 57; n0/GPU 1 or n1: F 0 -> 700 or 1000
+    # -> fragment grows, score 33.
+    assert strategy.place(state, req(num=1, milli=300)) == Placement(
+        node=0, gpus=(0,), gpu_milli=300
+    )
+
+
+def test_fgd_needs_a_target_workload() -> None:
+    with pytest.raises(ValueError, match="target workload"):
+        create("fgd", StrategyContext())
+
+
+def test_random_is_reproducible_for_a_seed() -> None:
+    def run(seed: int) -> list[int]:
+        state = ClusterState(nodes(*([8] * 20)))
+        strategy = create("random", StrategyContext(seed=seed))
+        picks = []
+        for _ in range(10):
+            p = strategy.place(state, req(num=1, milli=250))
+            assert p is not None
+            put(state, req(num=1, milli=250), p.node, p.gpus)
+            picks.append(p.node)
+        return picks
+
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+
+
+def test_target_workload_keeps_the_most_popular_shapes_up_to_the_coverage() -> None:
+    pods = (
+        [req(num=1, milli=500)] * 60
+        + [req(num=1, milli=1000)] * 30
+        + [req()] * 6
+        + [req(cpu=7)] * 4
+    )
+    target = TargetWorkload.from_requests(pods, coverage=0.95)
+    assert target.size == 3  # 60% + 30% < 95%; the 6% group crosses it and is included
+    assert target.popularity.tolist() == pytest.approx([60 / 96, 30 / 96, 6 / 96])
+    assert target.gpu_milli.tolist() == [500, 1000, 0]
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+MODELS = ["T4", "P100", "V100M16"]
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[list[NodeSpec], list[PlacementRequest]]:
+    count = draw(st.integers(1, 6))
+    specs = [
+        NodeSpec(
+            f"n{i}",
+            draw(st.integers(0, 32)) * 1000,
+            draw(st.integers(0, 64)) * 1024,
+            draw(st.sampled_from([0, 1, 2, 4, 8])),
+            draw(st.sampled_from(MODELS)),
+        )
+        for i in range(count)
+    ]
+    pods = []
+    for _ in range(draw(st.integers(1, 40))):
+        num = draw(st.sampled_from([0, 1, 1, 1, 2, 4, 8]))
+        milli = draw(st.integers(1, 1000)) if num == 1 else (1000 if num else 0)
+        models = draw(st.sampled_from(["", "T4", "P100|V100M16"])) if num else ""
+        pods.append(req(cpu=draw(st.integers(0, 16)) * 500, mem=draw(st.integers(0, 16)) * 1024,
+                        num=num, milli=milli, models=models))  # fmt: skip
+    return specs, pods
+
+
+@pytest.mark.parametrize("policy", PUBLISHED + [n for n in names() if n not in PUBLISHED])
+@settings(max_examples=40, deadline=None)
+@given(scenario=scenarios())
+def test_no_strategy_oversubscribes_or_breaks_gpu_spec(
+    policy: str, scenario: tuple[list[NodeSpec], list[PlacementRequest]]
+) -> None:
+    specs, pods = scenario
+    state = ClusterState(specs)
+    strategy = create(policy, context(pods))
+    for pod in pods:
+        feasible = state.feasible(pod)
+        placement = strategy.place(state, pod)
+        assert (placement is None) == (not feasible.any())  # never gives up while a node fits
+        if placement is None:
+            continue
+        node = placement.node
+        assert feasible[node]
+        assert len(set(placement.gpus)) == pod.num_gpu
+        for gpu in placement.gpus:
+            assert state.gpu_free[node, gpu] >= pod.gpu_milli
+        if pod.gpu_models is not None:
+            assert state.models[state.model[node]] in pod.gpu_models
+        state.allocate(pod, placement)
+        assert (state.cpu_free >= 0).all()
+        assert (state.memory_free >= 0).all()
+        assert (state.gpu_free[state.gpu_present] >= 0).all()
+        assert (state.gpu_free[~state.gpu_present] == -1).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenario=scenarios(), data=st.data())
+def test_compiled_fragmentation_matches_the_numpy_reference(
+    scenario: tuple[list[NodeSpec], list[PlacementRequest]], data: st.DataObject
+) -> None:
+    specs, pods = scenario
+    state = ClusterState(specs)
+    target = TargetWorkload.from_requests(pods)
+    for pod in pods:  # put the cluster in some used state
+        placement = create("random", StrategyContext(seed=data.draw(st.integers(0, 9)))).place(
+            state, pod
+        )
+        if placement is not None:
+            state.allocate(pod, placement)
+    allowed = target.allowed(state.models, state.model)
+    reference = fragmentation(target, state.gpu_free, state.cpu_free, allowed)
+    for n in range(state.size):
+        compiled = node_fragmentation(
+            state.gpu_free[n], int(state.cpu_free[n]), n, allowed,
+            target.gpu_milli, target.num_gpu, target.cpu_milli, target.popularity,
+        )  # fmt: skip
+        assert compiled == pytest.approx(reference[n], abs=1e-6)
+    assert np.all(reference >= 0)
+    assert np.all(reference <= state.total_gpu_free() + 1e-9)
