@@ -21,7 +21,7 @@ def test_arrivals_tune_up_to_130_percent_of_capacity() -> None:
     capacity = sum(n.gpus for n in workload.nodes) * 1000
     demand = sum(p.total_gpu_milli for p in pods)
     # The stop rule compares the *per-GPU* milli of the next draw (as the authors' simulator does),
-    # so a multi-GPU pod may overshoot by (num_gpu - 1) * 1000; the fixture's largest pod has 2 GPUs.
+    # so a multi-GPU pod may overshoot by (num_gpu - 1) * 1000; the fixture's largest has 2 GPUs.
     assert 1.3 * capacity - 1000 < demand <= 1.3 * capacity + 1000
     originals = {p.name for p in workload.pods}
     assert sorted(p.name for p in pods[: len(originals)]) == sorted(
