@@ -16,7 +16,7 @@ from gpufleet.catalog.problems import CatalogError
 from gpufleet.catalog.sources import find_shared_data
 from gpufleet.scheduling.placement import names
 from gpufleet.sim.fgd_published import Published, load_published
-from gpufleet.sim.placement_bench import RunResult, Summary, summarise
+from gpufleet.sim.placement_bench import PERCENTS, RunResult, Summary, summarise
 from gpufleet.sim.placement_sweep import run_sweep
 from gpufleet.sim.traces.openb import WORKLOADS, TraceError
 
@@ -103,6 +103,24 @@ def _table(summaries: list[Summary], published: Published | None) -> Table:
     return table
 
 
+def _plot(summaries: list[Summary], path: Path) -> None:
+    # matplotlib is slow to import: only when a plot is asked for.
+    from gpufleet.reports.placement_plot import AllocationSeries, plot_allocation  # noqa: PLC0415
+
+    plot_allocation(
+        [
+            AllocationSeries(
+                panel=f"openb {s.workload} ({len(s.runs)} seeds)",
+                label=f"{s.policy} ({s.allocation_mean:.2f}%)",
+                arrived_pct=PERCENTS,
+                allocation_pct=s.allocation_curve,
+            )
+            for s in summaries
+        ],
+        path,
+    )
+
+
 def placement_bench(
     workload: Annotated[
         str, typer.Option(help="openb workload(s), comma-separated, or all.")
@@ -152,9 +170,7 @@ def placement_bench(
     order = {(w, p): i for i, (w, p) in enumerate((w, p) for w in workloads for p in policies)}
     summaries = sorted(summarise(results), key=lambda s: order[(s.workload, s.policy)])
     if plot is not None:
-        from gpufleet.reports.placement_plot import plot_allocation  # noqa: PLC0415 - slow import
-
-        plot_allocation(summaries, plot)
+        _plot(summaries, plot)
         err.print(f"wrote {plot}")
     if as_json:
         out.print_json(json.dumps([_summary_json(s, published) for s in summaries]))
