@@ -108,6 +108,32 @@ def test_fgd_fills_the_sliver_no_target_request_could_use() -> None:
     )
 
 
+def test_fgd_balance_sends_cpu_heavy_requests_to_cpu_rich_nodes_on_fgd_ties() -> None:
+    # Target: half-GPU requests with 20 cores, so R = 20000 / 500 = 40 CPU milli per GPU milli.
+    # Two idle 1-GPU nodes keep enough CPU for that request after any placement below, so FGD
+    # scores them alike; its ties go to "poor" (30 cores per GPU < R), priority 0.
+    target_pods = [req(cpu=20000, num=1, milli=500)]
+    state = ClusterState(
+        [NodeSpec("poor", 30000, 131072, 1, "T4"), NodeSpec("rich", 64000, 131072, 1, "T4")],
+        priority=[0, 1],
+    )
+    balance = create("fgd-balance", context(target_pods))
+    fgd = create("fgd", context(target_pods))
+    heavy = req(cpu=5000, num=1, milli=100)  # 50 CPU milli per GPU milli: above R
+    light = req(cpu=200, num=1, milli=500)  # 0.4: below R
+    cpu_only = req(cpu=1000)
+    for pod in (heavy, light, cpu_only):
+        assert fgd.place(state, pod).node == 0  # type: ignore[union-attr]
+    assert balance.place(state, heavy).node == 1  # type: ignore[union-attr]
+    assert balance.place(state, light).node == 0  # type: ignore[union-attr]
+    assert balance.place(state, cpu_only).node == 1  # type: ignore[union-attr]
+
+
+def test_the_workload_cpu_per_gpu_ratio() -> None:
+    target = TargetWorkload.from_requests([req(cpu=4000, num=1, milli=500)] * 3 + [req(cpu=8000)])
+    assert target.cpu_per_gpu_milli == pytest.approx(8.0)  # CPU-only requests do not count
+
+
 def test_fgd_needs_a_target_workload() -> None:
     with pytest.raises(ValueError, match="target workload"):
         create("fgd", StrategyContext())

@@ -1,13 +1,15 @@
 """Placement of fractional and multi-GPU requests onto nodes (pure; NumPy state, no I/O).
 
 Strategies (one file each, registered by name): ``random``, ``dotprod``, ``gpu-clustering``,
-``gpu-packing``, ``best-fit``, ``fgd`` — the six policies of the FGD paper — and our own.
+``gpu-packing``, ``best-fit``, ``fgd`` — the six policies of the FGD paper — and our own,
+``fgd-balance`` (FGD steered by CPU/GPU balance).
 """
 
 from gpufleet.scheduling.placement import (  # noqa: F401 - importing registers the strategies
     best_fit,
     dot_product,
     fgd,
+    fgd_balance,
     gpu_clustering,
     gpu_packing,
     random_fit,

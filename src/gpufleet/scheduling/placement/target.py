@@ -46,6 +46,15 @@ class TargetWorkload:
     def size(self) -> int:
         return len(self.popularity)
 
+    @property
+    def cpu_per_gpu_milli(self) -> float:
+        """CPU milli per GPU milli that the workload's GPU requests ask for, popularity-weighted:
+        ``sum_t p_t c_t / sum_t p_t k_t g_t`` over types with ``g_t > 0`` (0 if none)."""
+        gpu = self.gpu_milli > 0
+        demand = float((self.popularity[gpu] * self.num_gpu[gpu] * self.gpu_milli[gpu]).sum())
+        cpu = float((self.popularity[gpu] * self.cpu_milli[gpu]).sum())
+        return cpu / demand if demand else 0.0
+
     @classmethod
     def from_requests(
         cls, requests: Iterable[PlacementRequest], coverage: float = 0.95
