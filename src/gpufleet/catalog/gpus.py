@@ -118,9 +118,6 @@ class GpuTable:
             return frozenset(m.id for m in members)
         return frozenset({self.require(query).id})
 
-    def is_family_name(self, name: str) -> bool:
-        return bool(self.family(name))
-
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         keys = difflib.get_close_matches(name_key(name), list(self._keys), n=limit * 3, cutoff=0.6)
         out: list[str] = []

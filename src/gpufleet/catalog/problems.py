@@ -61,12 +61,5 @@ class LoadReport:
             raise CatalogError(problem)
         self.problems.append(problem)
 
-    def merge(self, other: LoadReport) -> None:
-        self.files.extend(other.files)
-        self.offers += other.offers
-        self.problems.extend(other.problems)
-        self.skipped.update(other.skipped)
-        self.adjusted.update(other.adjusted)
-
     def problems_of(self, kind: ProblemKind) -> list[Problem]:
         return [p for p in self.problems if p.kind is kind]

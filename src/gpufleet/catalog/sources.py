@@ -56,7 +56,7 @@ class CatalogSources:
     supplier_files: tuple[Path, ...] = ()
     """Supplier YAML files or folders holding them."""
     builtin: bool = False
-    """Also read the built-in offer table."""
+    """Read the built-in offer table (``default_sources`` then skips the shared catalog)."""
 
     def describe(self) -> str:
         parts = [str(p) for p in self.catalogs]
@@ -116,12 +116,11 @@ def load_offers(sources: CatalogSources, table: GpuTable, *, strict: bool = Fals
         else:
             yaml_paths.append((path, True))
     for path, named in yaml_paths:
-        loaded = load_supplier_file(path, table, catalog.report)
+        # Example files document the format; they are read only when named explicitly.
+        loaded = load_supplier_file(path, table, catalog.report, include_examples=named)
         if loaded is None:
             continue
         if loaded.example and not named:
-            # Example files document the format; they are read only when named explicitly.
-            catalog.report.offers -= len(loaded.offers)
             catalog.report.skipped[f"{loaded.supplier.id}: example file (name it to load it)"] += 1
             continue
         catalog.suppliers[loaded.supplier.id] = loaded.supplier

@@ -71,8 +71,7 @@ def _construct_mapping(loader: _LineLoader, node: MappingNode) -> _Map:
     keys = [k.value for k, _ in node.value if isinstance(k, ScalarNode)]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
-        line = node.start_mark.line + 1
-        msg = f"line {line}: duplicate key(s) {', '.join(duplicates)}"
+        msg = f"duplicate key(s) {', '.join(duplicates)}"
         raise yaml.constructor.ConstructorError(None, None, msg, node.start_mark)
     mapping = _Map({str(k): v for k, v in loader.construct_mapping(node, deep=True).items()})
     mapping.line = node.start_mark.line + 1
@@ -228,8 +227,14 @@ def _header(document: _Map, path: Path) -> tuple[Supplier, bool]:
     return supplier, bool(document.get("example", False))
 
 
-def load_supplier_file(path: Path, table: GpuTable, report: LoadReport) -> SupplierFile | None:
-    """Read one supplier file. A broken file header is a problem for the whole file."""
+def load_supplier_file(
+    path: Path, table: GpuTable, report: LoadReport, *, include_examples: bool = True
+) -> SupplierFile | None:
+    """Read one supplier file. A broken file header is a problem for the whole file.
+
+    With ``include_examples=False`` a file marked ``example: true`` is recognised but its offers
+    are not read (an empty ``SupplierFile`` with ``example`` set is returned).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -252,6 +257,8 @@ def load_supplier_file(path: Path, table: GpuTable, report: LoadReport) -> Suppl
     except CatalogError as exc:
         report.problem(exc.problem)
         return None
+    if example and not include_examples:
+        return SupplierFile(supplier, (), example=True)
     report.files.append(str(path))
     offers: list[Offer] = []
     for entry in document["offers"]:

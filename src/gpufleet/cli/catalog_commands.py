@@ -102,7 +102,8 @@ def offers(
         bool | None,
         typer.Option(
             "--builtin/--no-builtin",
-            help="Read the built-in offer table (default: only when no catalog is found).",
+            help="Read the built-in offer table instead of the shared catalog "
+            "(default: only when no catalog is found; --catalog paths are still read).",
         ),
     ] = None,
     strict: Annotated[

@@ -42,11 +42,15 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         msg = "--seeds: no seeds given"
         raise ValueError(msg)
-    return seeds
+    return list(dict.fromkeys(seeds))
 
 
 def _choose(text: str, known: list[str], what: str) -> list[str]:
     chosen = known if text == "all" else [p.strip() for p in text.split(",") if p.strip()]
+    chosen = list(dict.fromkeys(chosen))
+    if not chosen:
+        msg = f"no {what} given; known: {', '.join(known)}, or all"
+        raise ValueError(msg)
     unknown = [c for c in chosen if c not in known]
     if unknown:
         msg = f"unknown {what} {', '.join(unknown)}; known: {', '.join(known)}, or all"
@@ -146,7 +150,12 @@ def placement_bench(
         raise _fail(str(exc)) from None
     if data is None or not (data / "traces" / "openb").is_dir():
         raise _fail("the openb trace was not found: set GPUFLEET_DATA to the shared data folder")
-    published = load_published(data / "results" / "fgd") if compare_published else None
+    published = None
+    if compare_published:
+        results_dir = data / "results" / "fgd"
+        if not (results_dir / "analysis_allo_discrete.csv").is_file():
+            raise _fail(f"--compare-published: FGD's results were not found in {results_dir}")
+        published = load_published(results_dir)
     total = len(workloads) * len(policies) * len(seed_list)
     results: list[RunResult] = []
     with Progress(

@@ -34,7 +34,8 @@ class Offer:
     ``price_usd_per_hour`` is the contract's own hourly price per unit: the on-demand rate for
     ``on_demand``, the committed rate for ``reserved``, power and colocation for ``owned``, and
     ``None`` for spot-only offers. ``spot_price_usd_per_hour`` is the spot rate when the supplier
-    also sells the unit as spot. ``source`` says where the offer was read (``file:line``).
+    also sells the unit as spot. ``source`` says where the offer comes from: ``file:line`` by
+    default, or the page a supplier file names for it.
     """
 
     supplier: str
@@ -90,6 +91,10 @@ class Offer:
             )
         if self.upfront_usd < 0:
             problems.append(f"upfront_usd must be >= 0, got {self.upfront_usd}")
+        elif self.upfront_usd and self.contract not in (ContractKind.RESERVED, ContractKind.OWNED):
+            problems.append(
+                f"upfront_usd is only for reserved or owned offers, not {self.contract}"
+            )
         for name in ("vcpus", "memory_gib"):
             value = getattr(self, name)
             if value is not None and value < 0:

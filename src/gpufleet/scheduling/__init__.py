@@ -1,4 +1,5 @@
-"""Scheduling: ``decide(context) -> list[Action]``, policies and placement strategies.
+"""Scheduling: placement strategies (``placement/``) today; ``decide(context) -> list[Action]``
+and the job-scheduling policies with issue 5.
 
-Pure: reads time only from the context, does no I/O. Built in later issues.
+Pure: reads time only from its inputs, does no I/O.
 """

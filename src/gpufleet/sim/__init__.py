@@ -1,4 +1,5 @@
-"""Simulator: event engine on a virtual clock, trace readers, in-memory cluster, metrics.
+"""Simulator: trace readers and experiment drivers of the pure core.
 
-A driver of the same pure core the server drives. Built in later issues.
+Today: the openb reader and the FGD placement experiment. The event engine on a virtual clock,
+Gavel traces and job-scheduling metrics come with issue 5.
 """

@@ -76,10 +76,16 @@ def arrivals(
     workload: OpenbWorkload, seed: int
 ) -> tuple[list[PlacementRequest], NDArray[np.int64]]:
     """The pod arrival order and the node priority of one seeded run (steps 1-3)."""
+    capacity = sum(n.gpus for n in workload.nodes) * MILLI_PER_GPU
+    if capacity == 0:
+        msg = f"workload {workload.name!r}: the cluster has no GPUs"
+        raise ValueError(msg)
+    if not any(p.num_gpu for p in workload.pods):
+        msg = f"workload {workload.name!r}: no pod asks for a GPU, so demand can never reach 130%"
+        raise ValueError(msg)
     rng = np.random.default_rng(seed)
     original = list(workload.pods)
     pods = [original[i] for i in rng.permutation(len(original))]
-    capacity = sum(n.gpus for n in workload.nodes) * MILLI_PER_GPU
     target = TUNE_RATIO * capacity
     demand = sum(p.total_gpu_milli for p in pods)
     if demand < target:

@@ -46,8 +46,13 @@ def run_sweep(
         return results
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(_run, *task) for task in tasks]
-        for future in as_completed(futures):
-            results.append(future.result())
-            if progress:
-                progress(results[-1])
+        try:
+            for future in as_completed(futures):
+                results.append(future.result())
+                if progress:
+                    progress(results[-1])
+        except BaseException:
+            # Stop at the first failure (or Ctrl-C) instead of finishing every queued run.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return results

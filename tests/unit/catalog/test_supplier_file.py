@@ -85,3 +85,25 @@ def test_a_broken_file_header_is_one_problem(
     assert message in problem.message
     assert problem.line == line
     assert problem.path == str(path)
+
+
+def test_example_files_are_recognised_without_reading_their_offers(
+    table: GpuTable, report: LoadReport
+) -> None:
+    loaded = load_supplier_file(EXAMPLE, table, report, include_examples=False)
+    assert loaded is not None
+    assert loaded.example
+    assert loaded.offers == ()
+    assert report.offers == 0
+    assert report.files == []
+
+
+def test_a_folder_with_an_example_file_skips_it(tmp_path: Path, table: GpuTable) -> None:
+    from gpufleet.catalog.sources import CatalogSources, load_offers
+
+    (tmp_path / "example-colo.yaml").write_text(EXAMPLE.read_text())
+    catalog = load_offers(CatalogSources(supplier_files=(tmp_path,)), table)
+    assert catalog.offers == []
+    assert catalog.report.skipped["example-colo: example file (name it to load it)"] == 1
+    named = load_offers(CatalogSources(supplier_files=(tmp_path / "example-colo.yaml",)), table)
+    assert len(named.offers) == 2

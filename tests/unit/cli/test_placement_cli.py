@@ -24,6 +24,7 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_seed_ranges_and_lists() -> None:
     assert parse_seeds("42-45") == [42, 43, 44, 45]
     assert parse_seeds("1,3-4") == [1, 3, 4]
+    assert parse_seeds("42,42,41-42") == [42, 41]  # each seed once
     with pytest.raises(ValueError, match="not a seed"):
         parse_seeds("x")
 
@@ -73,6 +74,8 @@ def test_table_and_plot(data: Path, tmp_path: Path) -> None:
         (["--policy", "nope"], "unknown policy nope"),
         (["--workload", "nope"], "unknown workload nope"),
         (["--seeds", "a-b"], "--seeds"),
+        (["--policy", ","], "no policy given"),
+        (["--compare-published"], "FGD's results were not found"),
     ],
 )
 def test_bad_arguments(data: Path, args: list[str], message: str) -> None:

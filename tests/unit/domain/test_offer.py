@@ -56,6 +56,7 @@ def test_spot_only_offer_has_no_contract_price() -> None:
         ({"min_units": 4, "capacity_units": 2}, "below min_units"),
         ({"lead_time_days": -3}, "lead_time_days must be >= 0"),
         ({"supplier": ""}, "supplier is empty"),
+        ({"upfront_usd": 100_000.0}, "upfront_usd is only for reserved or owned"),
     ],
 )
 def test_invalid_offers_say_what_is_wrong(overrides: dict[str, object], message: str) -> None:

@@ -62,7 +62,7 @@ def test_allocate_updates_every_resource_and_the_version() -> None:
 @pytest.mark.parametrize(
     ("placement", "message"),
     [
-        (Placement(node=0, gpus=(0, 0), gpu_milli=1000), "takes 2 GPUs"),
+        (Placement(node=0, gpus=(0, 0), gpu_milli=1000), "names a GPU twice"),
         (Placement(node=0, gpus=(2,), gpu_milli=1000), "GPU 2 of node a"),
         (Placement(node=2, gpus=(0,), gpu_milli=1000), "GPU 0 of node c"),
     ],
@@ -99,3 +99,17 @@ def test_invalid_requests(fields: dict[str, object], message: str) -> None:
 def test_priority_must_be_a_permutation() -> None:
     with pytest.raises(ValueError, match="permutation"):
         ClusterState([NodeSpec("a", 1, 1, 1, "T4"), NodeSpec("b", 1, 1, 1, "T4")], priority=[0, 0])
+
+
+def test_allocate_refuses_a_node_outside_the_cluster_and_names_duplicates() -> None:
+    state = cluster()
+    pod = PlacementRequest(cpu_milli=100, memory_mib=100, num_gpu=1, gpu_milli=500)
+    with pytest.raises(ValueError, match=r"names node -1; the cluster has nodes 0..2"):
+        state.allocate(pod, Placement(node=-1, gpus=(0,), gpu_milli=500))
+    two = PlacementRequest(cpu_milli=100, memory_mib=100, num_gpu=2, gpu_milli=1000)
+    with pytest.raises(ValueError, match=r"names a GPU twice: \(0, 0\)"):
+        state.allocate(two, Placement(node=1, gpus=(0, 0), gpu_milli=1000))
+    big = PlacementRequest(cpu_milli=9000, memory_mib=100, num_gpu=1, gpu_milli=500)
+    with pytest.raises(ValueError, match="has 8000 CPU milli and 32768 MiB free"):
+        state.allocate(big, Placement(node=0, gpus=(0,), gpu_milli=500))
+    assert state.version.sum() == 0

@@ -74,3 +74,24 @@ def test_published_results_load(shared_data: Path) -> None:
     assert published.allocation_mean("default", "random") == pytest.approx(87.47, abs=0.01)
     assert len(published.allocation_at_130) == 6 * 17
     assert all(len(seeds) == 10 for seeds in published.allocation_at_130.values())
+
+
+def test_arrivals_refuse_workloads_that_can_never_reach_130_percent() -> None:
+    from gpufleet.scheduling.placement import NodeSpec, PlacementRequest
+    from gpufleet.sim.traces.openb import OpenbWorkload
+
+    cpu_only = (PlacementRequest(cpu_milli=1000, memory_mib=1024, name="p"),)
+    gpu_pod = (PlacementRequest(cpu_milli=1000, memory_mib=1024, num_gpu=1, gpu_milli=500),)
+    with pytest.raises(ValueError, match="no pod asks for a GPU"):
+        arrivals(OpenbWorkload("w", (NodeSpec("n", 1000, 1024, 2, "T4"),), cpu_only), seed=1)
+    with pytest.raises(ValueError, match="the cluster has no GPUs"):
+        arrivals(OpenbWorkload("w", (NodeSpec("n", 1000, 1024, 0, ""),), gpu_pod), seed=1)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_sweep_stops_on_the_first_broken_workload(jobs: int) -> None:
+    from gpufleet.sim.placement_sweep import run_sweep
+    from gpufleet.sim.traces.openb import TraceError
+
+    with pytest.raises(TraceError, match=r"cpu050\.csv:2"):
+        run_sweep(OPENB, ["cpu050", "default"], ["best-fit"], [1, 2], jobs=jobs)

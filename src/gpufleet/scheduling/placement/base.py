@@ -121,7 +121,10 @@ class ScoringStrategy(abc.ABC):
         return best_fit_gpus(state, node, request)
 
     def scores(self, state: ClusterState, request: PlacementRequest) -> Int:
-        """Scores of all nodes, from the cache where the node has not changed."""
+        """Scores of all nodes, from the cache where the node has not changed.
+
+        Returns the cache's own array: read it, never write to it.
+        """
         if self._owner is not state:
             self._owner, self._cache = state, {}
         entry = self._cache.get(request.shape)

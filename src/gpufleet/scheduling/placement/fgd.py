@@ -25,11 +25,12 @@ from gpufleet.scheduling.placement.base import (
 )
 from gpufleet.scheduling.placement.request import PlacementRequest
 from gpufleet.scheduling.placement.state import Bool, ClusterState, Int
-from gpufleet.scheduling.placement.target import Float, TargetWorkload
+from gpufleet.scheduling.placement.target import TargetWorkload
 
 
 class FragmentationDelta:
-    """``F(n) - F(n')`` per node for a request, shared by FGD and its descendants."""
+    """FGD's per-node scores of a request (from ``F(n) - F(n')``), shared by FGD and its
+    descendants; binds the target workload's type-by-node model table to one cluster."""
 
     def __init__(self, target: TargetWorkload | None) -> None:
         if target is None:
@@ -48,18 +49,18 @@ class FragmentationDelta:
 
     def fractional(
         self, state: ClusterState, nodes: Int, request: PlacementRequest
-    ) -> tuple[Int, Int, Float]:
-        """Per node: best sigmoid score over its GPUs, the GPU, and its fragmentation decrease."""
+    ) -> tuple[Int, Int]:
+        """Per node: FGD's best score over its GPUs for a fractional request, and that GPU."""
         t = self.target
         return kernels.fgd_fractional(
             state.gpu_free, state.cpu_free, nodes, request.gpu_milli, request.cpu_milli,
             self.allowed(state), t.gpu_milli, t.num_gpu, t.cpu_milli, t.popularity,
         )  # fmt: skip
 
-    def whole(self, state: ClusterState, nodes: Int, request: PlacementRequest) -> Float:
-        """Per node: fragmentation decrease of a whole-GPU or CPU-only request."""
+    def whole(self, state: ClusterState, nodes: Int, request: PlacementRequest) -> Int:
+        """Per node: FGD's score for a whole-GPU or CPU-only request."""
         t = self.target
-        return kernels.fgd_whole(
+        return kernels.fgd_whole_scores(
             state.gpu_free, state.cpu_free, nodes, request.num_gpu, request.cpu_milli,
             self.allowed(state), t.gpu_milli, t.num_gpu, t.cpu_milli, t.popularity,
         )  # fmt: skip
@@ -74,8 +75,7 @@ class Fgd(ScoringStrategy):
     def score_nodes(self, state: ClusterState, nodes: Int, request: PlacementRequest) -> Int:
         if request.is_fractional:
             return self.delta.fractional(state, nodes, request)[0]
-        decrease = self.delta.whole(state, nodes, request)
-        return np.floor(100 / (1 + np.exp(-decrease / 1000))).astype(np.int64)
+        return self.delta.whole(state, nodes, request)
 
     def choose_gpus(
         self, state: ClusterState, node: int, request: PlacementRequest

@@ -10,7 +10,7 @@ waiting request needs.
 Rule, with ``R`` the CPU milli per GPU milli the target workload's GPU requests ask for
 (``TargetWorkload.cpu_per_gpu_milli``)::
 
-    node is CPU-rich      <=>  free CPU milli > R * free GPU milli   (a node with no free GPU is)
+    node is CPU-rich      <=>  free CPU milli > R * max(free GPU milli, 1)
     request is CPU-heavy  <=>  CPU milli > R * num_gpu * gpu_milli   (CPU-only requests are)
     match                  =   1 if the two agree, else 0
     score                  =   2 * fgd_score + match

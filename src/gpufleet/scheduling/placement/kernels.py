@@ -68,13 +68,12 @@ def fgd_fractional(
     tk: I64,
     tc: I64,
     tp: F64,
-) -> tuple[I64, I64, F64]:
-    """For a fractional request, per node: the best score over its GPUs, that GPU (first on
-    ties; -1 if none fits), and the fragmentation decrease it brings."""
+) -> tuple[I64, I64]:
+    """For a fractional request, per node: FGD's best score over its GPUs and that GPU (first on
+    ties; score and GPU -1 if none fits)."""
     n = nodes.size
     scores = np.full(n, -1, dtype=np.int64)
     best_gpu = np.full(n, -1, dtype=np.int64)
-    best_delta = np.full(n, -np.inf)
     work = np.empty(gpu_free.shape[1], dtype=np.int64)
     for i in range(n):
         node = nodes[i]
@@ -92,12 +91,11 @@ def fgd_fractional(
             if score > scores[i]:
                 scores[i] = score
                 best_gpu[i] = j
-                best_delta[i] = before - after
-    return scores, best_gpu, best_delta
+    return scores, best_gpu
 
 
 @njit
-def fgd_whole(
+def fgd_whole_scores(
     gpu_free: I64,
     cpu_free: I64,
     nodes: I64,
@@ -108,10 +106,10 @@ def fgd_whole(
     tk: I64,
     tc: I64,
     tp: F64,
-) -> F64:
-    """Fragmentation decrease per node when a whole-GPU request takes the node's first
-    ``num_gpu`` fully free GPUs (or a CPU-only request, ``num_gpu == 0``, only CPU)."""
-    out = np.empty(nodes.size)
+) -> I64:
+    """FGD's score per node when a whole-GPU request takes the node's first ``num_gpu`` fully
+    free GPUs (or a CPU-only request, ``num_gpu == 0``, only CPU)."""
+    out = np.empty(nodes.size, dtype=np.int64)
     work = np.empty(gpu_free.shape[1], dtype=np.int64)
     for i in range(nodes.size):
         node = nodes[i]
@@ -124,5 +122,5 @@ def fgd_whole(
                 work[j] = 0
                 taken += 1
         after = node_fragmentation(work, cpu_free[node] - cpu_milli, node, allowed, tg, tk, tc, tp)
-        out[i] = before - after
+        out[i] = sigmoid_score(before - after)
     return out

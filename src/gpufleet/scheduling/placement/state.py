@@ -67,7 +67,7 @@ class ClusterState:
         self.version: Int = np.zeros(n, dtype=np.int64)
         order = np.arange(n) if priority is None else np.asarray(priority, dtype=np.int64)
         if sorted(order.tolist()) != list(range(n)):
-            msg = "priority must be a permutation of 0..n-1"
+            msg = f"priority must be a permutation of 0..{n - 1}, one per node; got {len(order)}"
             raise ValueError(msg)
         self.priority: Int = order
         self._model_masks: dict[frozenset[str], Bool] = {}
@@ -111,13 +111,21 @@ class ClusterState:
     def allocate(self, request: PlacementRequest, placement: Placement) -> None:
         """Apply a placement. Raises ``ValueError`` (changing nothing) if it does not fit."""
         node = placement.node
-        if len(placement.gpus) != request.num_gpu or len(set(placement.gpus)) != len(
-            placement.gpus
-        ):
+        if not 0 <= node < self.size:
+            msg = f"placement names node {node}; the cluster has nodes 0..{self.size - 1}"
+            raise ValueError(msg)
+        if len(set(placement.gpus)) != len(placement.gpus):
+            msg = f"placement names a GPU twice: {placement.gpus}"
+            raise ValueError(msg)
+        if len(placement.gpus) != request.num_gpu:
             msg = f"placement takes {len(placement.gpus)} GPUs, request asks for {request.num_gpu}"
             raise ValueError(msg)
         if self.cpu_free[node] < request.cpu_milli or self.memory_free[node] < request.memory_mib:
-            msg = f"node {self.names[node]} lacks CPU or memory for {request.name or 'request'}"
+            msg = (
+                f"node {self.names[node]} has {self.cpu_free[node]} CPU milli and "
+                f"{self.memory_free[node]} MiB free; {request.name or 'the request'} asks for "
+                f"{request.cpu_milli} and {request.memory_mib}"
+            )
             raise ValueError(msg)
         for gpu in placement.gpus:
             if not 0 <= gpu < self.gpu_count[node] or self.gpu_free[node, gpu] < request.gpu_milli:

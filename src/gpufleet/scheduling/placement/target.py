@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -95,42 +96,24 @@ class TargetWorkload:
         return table[:, node_model]
 
 
-def _terms(
-    target: TargetWorkload, gpu_free: NDArray[np.int64]
-) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Per type and node: which GPUs fit the type, how many, and the free milli of those that
-    do not (``fits`` (T,D,G), ``count`` (T,D), ``small`` (T,D)); and each GPU's usable milli."""
-    usable = np.maximum(gpu_free, 0)
-    fits = gpu_free[None] >= target.gpu_milli[:, None, None]
-    return fits, fits.sum(axis=-1), np.where(fits, 0, usable[None]).sum(axis=-1), usable
-
-
-def _combine(  # noqa: PLR0917 - the terms of one formula, in its order
-    target: TargetWorkload,
-    count: NDArray[np.int64],
-    small: NDArray[np.int64],
-    total: NDArray[np.int64],
-    cpu_free: NDArray[np.int64],
-    allowed: NDArray[np.bool_],
-) -> Float:
-    """``F`` from the per-type terms; arrays broadcast over any trailing candidate axes."""
-    extra = (1,) * (count.ndim - 1)
-    ok = (
-        allowed
-        & (count >= target.num_gpu.reshape(-1, *extra))
-        & (cpu_free[None] >= target.cpu_milli.reshape(-1, *extra))
-        & (target.gpu_milli.reshape(-1, *extra) > 0)
-    )
-    per_type = np.where(ok, small, total[None])
-    return (target.popularity @ per_type.reshape(len(per_type), -1)).reshape(per_type.shape[1:])
-
-
 def fragmentation(
     target: TargetWorkload,
     gpu_free: NDArray[np.int64],
     cpu_free: NDArray[np.int64],
     allowed: NDArray[np.bool_],
 ) -> Float:
-    """``F`` of each node: ``gpu_free`` (nodes, gpus; -1 = absent), ``allowed`` (types, nodes)."""
-    _, count, small, usable = _terms(target, gpu_free)
-    return _combine(target, count, small, usable.sum(axis=-1), cpu_free, allowed)
+    """``F`` of each node: ``gpu_free`` (nodes, gpus; -1 = absent), ``allowed`` (types, nodes).
+
+    The readable reference; the compiled ``kernels.node_fragmentation`` must agree with it.
+    """
+    usable = np.maximum(gpu_free, 0)
+    total = usable.sum(axis=-1)
+    fits = gpu_free[None] >= target.gpu_milli[:, None, None]  # (types, nodes, gpus)
+    small = np.where(fits, 0, usable[None]).sum(axis=-1)  # free milli too small for the type
+    ok = (
+        allowed
+        & (fits.sum(axis=-1) >= target.num_gpu[:, None])
+        & (cpu_free[None] >= target.cpu_milli[:, None])
+        & (target.gpu_milli[:, None] > 0)
+    )
+    return cast("Float", target.popularity @ np.where(ok, small, total[None]))

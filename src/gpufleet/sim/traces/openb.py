@@ -61,16 +61,9 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[str, dict[str, st
 def read_nodes(path: Path) -> tuple[NodeSpec, ...]:
     nodes = []
     for where, row in _rows(path, ("sn", "cpu_milli", "memory_mib", "gpu", "model")):
+        cpu, memory, gpus = (_int(row, c, where) for c in ("cpu_milli", "memory_mib", "gpu"))
         try:
-            nodes.append(
-                NodeSpec(
-                    name=row["sn"],
-                    cpu_milli=_int(row, "cpu_milli", where),
-                    memory_mib=_int(row, "memory_mib", where),
-                    gpus=_int(row, "gpu", where),
-                    model=row["model"].strip(),
-                )
-            )
+            nodes.append(NodeSpec(row["sn"], cpu, memory, gpus, row["model"].strip()))
         except ValueError as exc:
             raise TraceError(f"{where}: {exc}") from None
     return tuple(sorted(nodes, key=lambda n: n.name))
@@ -83,11 +76,12 @@ def read_pods(path: Path) -> tuple[PlacementRequest, ...]:
         milli = min(max(_int(row, "gpu_milli", where), 0), MILLI_PER_GPU) if num_gpu else 0
         spec = (row.get("gpu_spec") or "").strip()
         models = frozenset(s for s in spec.split("|") if s) if num_gpu and spec else None
+        cpu, memory = _int(row, "cpu_milli", where), _int(row, "memory_mib", where)
         try:
             pods.append(
                 PlacementRequest(
-                    cpu_milli=_int(row, "cpu_milli", where),
-                    memory_mib=_int(row, "memory_mib", where),
+                    cpu_milli=cpu,
+                    memory_mib=memory,
                     num_gpu=num_gpu,
                     gpu_milli=milli,
                     gpu_models=models,
