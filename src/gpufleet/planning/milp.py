@@ -1,0 +1,313 @@
+"""Two-stage stochastic procurement MILP (sample average approximation), solved with HiGHS.
+
+Sets: periods ``t = 0..T-1`` with ``h_t`` hours; scenarios ``s`` with probability ``p_s`` and
+demand ``D_ts`` (H100-equivalent GPU-hours); committed options ``k in K_c`` (reserved, owned) and
+flexible options ``k in K_f`` (on-demand, spot). For option ``k``: ``q_k`` H100-equivalents per
+unit, hourly price ``c_k`` per unit, upfront ``f_k`` per unit, term ``L_k`` periods, lead time
+``l_k`` periods, minimum order ``m_k`` units, capacity ``U_k`` units, reliability ``r_k``
+(committed) or availability ``a_k`` (flexible).
+
+First stage (shared by all scenarios):
+    x_kt in Z+        units of committed option k starting in period t (t >= l_k)
+    b_kt in {0,1}     an order is placed (only where m_k > 1)
+Second stage (per scenario):
+    y_kts >= 0        unit-hours of flexible option k in period t
+    u_ts >= 0         unmet demand (H100-equivalent GPU-hours)
+
+Active committed units (a column each, defined by an equality row, so demand rows stay short):
+    A_kt = sum_{t' <= t < t' + L_k} x_kt'.
+
+Minimise   C1 + sum_s p_s C2_s  [+ w (eta + 1/(1-alpha) sum_s p_s z_s)]      (optional CVaR)
+    C1   = sum_{k in K_c, t} x_kt (f_k + c_k H_kt)       H_kt = hours of the full term from t
+    C2_s = sum_{k in K_f, t} c_k y_kts + pi sum_t u_ts   pi = unmet penalty per GPU-hour
+subject to
+    sum_{K_c} r_k q_k h_t A_kt + sum_{K_f} q_k y_kts + u_ts >= D_ts      demand, for all t, s
+    A_kt <= U_k                                                           supplier capacity
+    y_kts <= a_k U_k h_t                                                  flexible capacity
+    m_k b_kt <= x_kt <= M_k b_kt                                          minimum order
+    z_s >= C1 + C2_s - eta,  z_s >= 0                                     CVaR (if used)
+
+Committed units are charged for their whole term even when it runs past the horizon: a contract
+is binding. Unmet demand keeps every problem feasible; a plan reports it rather than failing.
+The solver stops at ``mip_gap`` or ``time_limit_s`` and the plan says which: a time-limited
+answer is never called optimal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+from numpy.typing import NDArray
+
+from gpufleet.planning.problem import CapacityOption, PlanningProblem
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A committed purchase in the plan."""
+
+    option: str
+    supplier: str
+    start_period: int
+    units: int
+    term_periods: int
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProcurementPlan:
+    orders: tuple[Order, ...]
+    flexible_unit_hours: dict[str, NDArray[np.float64]]
+    """Per flexible option: expected unit-hours per period (T,)."""
+    committed_cost_usd: float
+    expected_cost_usd: float
+    cost_per_scenario_usd: NDArray[np.float64]
+    unmet_gpu_hours: NDArray[np.float64]
+    """Per scenario and period (S, T)."""
+    status: str
+    """``optimal`` (within ``mip_gap``) or ``time limit`` — never called optimal when cut short."""
+    mip_gap: float
+    solve_s: float
+
+    @property
+    def shortfall_probability(self) -> float:
+        return float((self.unmet_gpu_hours.sum(axis=1) > 1e-6).mean())
+
+
+class _Builder:
+    """Accumulates columns and CSR rows for one HiGHS model."""
+
+    def __init__(self) -> None:
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.cost: list[float] = []
+        self.integer: list[int] = []
+        self.row_lb: list[float] = []
+        self.row_ub: list[float] = []
+        self.starts: list[int] = []
+        self.index: list[int] = []
+        self.value: list[float] = []
+
+    def var(
+        self, cost: float = 0.0, lb: float = 0.0, ub: float = math.inf, *, integer: bool = False
+    ) -> int:
+        self.lb.append(lb)
+        self.ub.append(ub)
+        self.cost.append(cost)
+        if integer:
+            self.integer.append(len(self.lb) - 1)
+        return len(self.lb) - 1
+
+    def row(
+        self, terms: list[tuple[int, float]], lb: float = -math.inf, ub: float = math.inf
+    ) -> None:
+        self.starts.append(len(self.index))
+        for col, coef in terms:
+            self.index.append(col)
+            self.value.append(coef)
+        self.row_lb.append(lb)
+        self.row_ub.append(ub)
+
+    def solve(
+        self, *, mip_gap: float, time_limit_s: float
+    ) -> tuple[highspy.Highs, NDArray[np.float64]]:
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        h.setOptionValue("output_flag", False)  # noqa: FBT003 - HiGHS takes (name, value)
+        h.setOptionValue("mip_rel_gap", mip_gap)
+        h.setOptionValue("time_limit", float(time_limit_s))
+        inf = highspy.kHighsInf
+        n = len(self.lb)
+        h.addVars(
+            n, np.array([max(v, -inf) for v in self.lb]), np.array([min(v, inf) for v in self.ub])
+        )
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), np.array(self.cost))
+        if self.integer:
+            cols = np.array(self.integer, dtype=np.int32)
+            kinds = np.full(cols.size, highspy.HighsVarType.kInteger)
+            h.changeColsIntegrality(cols.size, cols, kinds)
+        if self.row_lb:
+            h.addRows(
+                len(self.row_lb),
+                np.array([max(v, -inf) for v in self.row_lb]),
+                np.array([min(v, inf) for v in self.row_ub]),
+                len(self.index),
+                np.array(self.starts, dtype=np.int32),
+                np.array(self.index, dtype=np.int32),
+                np.array(self.value),
+            )
+        h.run()
+        return h, np.array(h.getSolution().col_value)
+
+
+def _term_hours(problem: PlanningProblem, start: int, term: int) -> float:
+    inside = problem.period_hours[start : start + term]
+    beyond = term - inside.size
+    return float(inside.sum() + beyond * problem.period_hours.mean())
+
+
+def _big_m(problem: PlanningProblem, option: CapacityOption) -> float:
+    if option.max_units is not None:
+        return float(option.max_units)
+    per_unit = option.h100_per_unit * option.reliability * float(problem.period_hours.min())
+    return float(math.ceil(problem.demand.max() / per_unit) + option.min_units)
+
+
+@dataclass(slots=True)
+class _Columns:
+    """Where each decision lives in the model."""
+
+    starts: dict[tuple[int, int], int]
+    """(option, period) -> units of a committed option starting then."""
+    active: dict[tuple[int, int], int]
+    """(option, period) -> the column of A_kt, the committed units active then."""
+    first_stage: list[tuple[int, float]]
+    use: dict[tuple[int, int, int], int]
+    """(option, period, scenario) -> unit-hours of a flexible option."""
+    unmet: NDArray[np.int64]
+    scenario_cost: list[list[tuple[int, float]]]
+
+
+def _first_stage(problem: PlanningProblem, m: _Builder) -> _Columns:
+    cols = _Columns({}, {}, [], {}, np.empty((0, 0), dtype=np.int64), [])
+    n_periods = problem.periods
+    for k, o in enumerate(problem.options):
+        if not o.committed:
+            continue
+        covering: dict[int, list[int]] = {}
+        for t in range(o.lead_periods, n_periods):
+            hours = _term_hours(problem, t, o.term_periods)
+            unit_cost = o.upfront_usd_per_unit + o.price_usd_per_unit_hour * hours
+            ub = math.inf if o.max_units is None else o.max_units
+            x = m.var(unit_cost, ub=ub, integer=True)
+            cols.starts[(k, t)] = x
+            cols.first_stage.append((x, unit_cost))
+            for tau in range(t, min(t + o.term_periods, n_periods)):
+                covering.setdefault(tau, []).append(x)
+            if o.min_units > 1:
+                ordered = m.var(0.0, ub=1.0, integer=True)
+                m.row([(x, 1.0), (ordered, -float(o.min_units))], lb=0.0)
+                m.row([(x, 1.0), (ordered, -_big_m(problem, o))], ub=0.0)
+        # A_kt = units active in t; its upper bound is the supplier's capacity. Demand rows read
+        # A_kt rather than every start that covers t, which keeps them short.
+        for t, starts in covering.items():
+            a = m.var(0.0, ub=math.inf if o.max_units is None else o.max_units)
+            cols.active[(k, t)] = a
+            m.row([(a, 1.0)] + [(x, -1.0) for x in starts], lb=0.0, ub=0.0)
+    return cols
+
+
+def _second_stage(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None:
+    hours, p = problem.period_hours, problem.probabilities
+    cols.unmet = np.empty((problem.scenarios, problem.periods), dtype=np.int64)
+    cols.scenario_cost = [[] for _ in range(problem.scenarios)]
+    for s in range(problem.scenarios):
+        for t in range(problem.periods):
+            terms: list[tuple[int, float]] = []
+            for k, o in enumerate(problem.options):
+                if o.committed:
+                    if (k, t) in cols.active:
+                        coef = o.reliability * o.h100_per_unit * float(hours[t])
+                        terms.append((cols.active[(k, t)], coef))
+                    continue
+                cap = (
+                    math.inf
+                    if o.max_units is None
+                    else o.availability * o.max_units * float(hours[t])
+                )
+                y = m.var(float(p[s]) * o.price_usd_per_unit_hour, ub=cap)
+                cols.use[(k, t, s)] = y
+                terms.append((y, o.h100_per_unit))
+                cols.scenario_cost[s].append((y, o.price_usd_per_unit_hour))
+            penalty = problem.unmet_penalty_usd_per_gpu_hour
+            u = m.var(float(p[s]) * penalty)
+            cols.unmet[s, t] = u
+            terms.append((u, 1.0))
+            cols.scenario_cost[s].append((u, penalty))
+            m.row(terms, lb=float(problem.demand[s, t]))
+
+
+def _risk(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None:
+    """CVaR_alpha of the scenario cost (Rockafellar-Uryasev), weighted into the objective."""
+    if not problem.cvar_weight or problem.cvar_alpha is None:
+        return
+    alpha, weight = problem.cvar_alpha, problem.cvar_weight
+    eta = m.var(weight, lb=-math.inf)
+    for s in range(problem.scenarios):
+        z = m.var(weight * float(problem.probabilities[s]) / (1 - alpha))
+        total = [(c, -v) for c, v in cols.first_stage + cols.scenario_cost[s]]
+        m.row([(z, 1.0), (eta, 1.0), *total], lb=0.0)
+
+
+def plan(
+    problem: PlanningProblem, *, mip_gap: float = 0.01, time_limit_s: float = 60.0
+) -> ProcurementPlan:
+    """Solve the procurement MILP (formulation in the module docstring)."""
+    started = time.perf_counter()
+    m = _Builder()
+    cols = _first_stage(problem, m)
+    _second_stage(problem, m, cols)
+    _risk(problem, m, cols)
+    h, values = m.solve(mip_gap=mip_gap, time_limit_s=time_limit_s)
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        label = "optimal"
+    elif status == highspy.HighsModelStatus.kTimeLimit and values.size:
+        label = "time limit"
+    else:
+        msg = f"the procurement MILP ended with status {h.modelStatusToString(status)}"
+        raise RuntimeError(msg)
+    gap = float(h.getInfo().mip_gap)
+    return _extract(problem, cols, values=values, status=label, gap=gap, started=started)
+
+
+def _extract(
+    problem: PlanningProblem,
+    cols: _Columns,
+    *,
+    values: NDArray[np.float64],
+    status: str,
+    gap: float,
+    started: float,
+) -> ProcurementPlan:
+    p = problem.probabilities
+    committed = float(sum(values[c] * v for c, v in cols.first_stage))
+    orders = []
+    for (k, t), col in sorted(cols.starts.items(), key=lambda item: (item[0][1], item[0][0])):
+        units = round(values[col])
+        if units:
+            o = problem.options[k]
+            unit_cost = o.upfront_usd_per_unit + o.price_usd_per_unit_hour * _term_hours(
+                problem, t, o.term_periods
+            )
+            orders.append(Order(o.name, o.supplier, t, units, o.term_periods, units * unit_cost))
+    per_scenario = np.array(
+        [
+            committed + sum(values[c] * v for c, v in cols.scenario_cost[s])
+            for s in range(problem.scenarios)
+        ]
+    )
+    flexible = {
+        o.name: np.array(
+            [
+                sum(p[s] * values[cols.use[(k, t, s)]] for s in range(problem.scenarios))
+                for t in range(problem.periods)
+            ]
+        )
+        for k, o in enumerate(problem.options)
+        if not o.committed
+    }
+    return ProcurementPlan(
+        orders=tuple(orders),
+        flexible_unit_hours=flexible,
+        committed_cost_usd=committed,
+        expected_cost_usd=float(p @ per_scenario),
+        cost_per_scenario_usd=per_scenario,
+        unmet_gpu_hours=values[cols.unmet],
+        status=status,
+        mip_gap=gap if math.isfinite(gap) else 0.0,
+        solve_s=time.perf_counter() - started,
+    )

@@ -1,0 +1,113 @@
+"""The procurement planning problem: periods, capacity options, demand scenarios.
+
+Units: demand and capacity are in **H100-equivalent GPU-hours per period** (a GPU of another model
+counts at its relative throughput, ``efficiency``). Prices are USD per *unit* per hour, a unit
+being ``gpus_per_unit`` GPUs (an instance, a server, a contract block).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gpufleet.domain.offer import ContractKind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CapacityOption:
+    """One way to buy capacity: an offer turned into planning terms."""
+
+    name: str
+    supplier: str
+    gpus_per_unit: float
+    contract: ContractKind
+    price_usd_per_unit_hour: float
+    """The contract's hourly price per unit (the spot price for spot options)."""
+    efficiency: float = 1.0
+    """H100-equivalents delivered per GPU (relative throughput)."""
+    upfront_usd_per_unit: float = 0.0
+    term_periods: int = 1
+    """Committed options: periods a unit stays (and is paid for) once started."""
+    lead_periods: int = 0
+    """Earliest period a committed unit can start (lead time, rounded up to whole periods)."""
+    min_units: int = 1
+    """Smallest order of a committed option, in units."""
+    max_units: float | None = None
+    """Most units active at once (supplier capacity); ``None``: unlimited."""
+    availability: float = 1.0
+    """Flexible options: fraction of the period's hours the capacity can be had (spot)."""
+    reliability: float = 1.0
+    """Committed options: expected fraction of ordered units that arrive and work."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.gpus_per_unit <= 0 or self.efficiency <= 0:
+            problems.append("gpus_per_unit and efficiency must be > 0")
+        if self.price_usd_per_unit_hour < 0 or self.upfront_usd_per_unit < 0:
+            problems.append("prices must be >= 0")
+        if self.term_periods < 1 or self.lead_periods < 0 or self.min_units < 1:
+            problems.append("term_periods >= 1, lead_periods >= 0 and min_units >= 1 required")
+        if not 0 < self.availability <= 1 or not 0 < self.reliability <= 1:
+            problems.append("availability and reliability must be in (0, 1]")
+        if self.max_units is not None and self.max_units < 0:
+            problems.append("max_units must be >= 0")
+        if problems:
+            raise ValueError(f"option {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def committed(self) -> bool:
+        """Reserved or owned: bought up front for a term, paid whether used or not."""
+        return self.contract in (ContractKind.RESERVED, ContractKind.OWNED)
+
+    @property
+    def h100_per_unit(self) -> float:
+        return self.gpus_per_unit * self.efficiency
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanningProblem:
+    period_hours: NDArray[np.float64]
+    """Hours in each period (T,)."""
+    options: tuple[CapacityOption, ...]
+    demand: NDArray[np.float64]
+    """H100-equivalent GPU-hours needed, per scenario and period (S, T)."""
+    probabilities: NDArray[np.float64] = field(default_factory=lambda: np.ones(1))
+    """Scenario probabilities (S,), summing to 1."""
+    unmet_penalty_usd_per_gpu_hour: float = 50.0
+    """Cost of each H100-equivalent GPU-hour of demand left unmet."""
+    cvar_alpha: float | None = None
+    """With ``cvar_weight > 0``: the CVaR level (e.g. 0.95) added to the objective."""
+    cvar_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        demand = np.atleast_2d(np.asarray(self.demand, dtype=np.float64))
+        object.__setattr__(self, "demand", demand)
+        hours = np.asarray(self.period_hours, dtype=np.float64)
+        object.__setattr__(self, "period_hours", hours)
+        probabilities = np.asarray(self.probabilities, dtype=np.float64)
+        if probabilities.size == 1 and demand.shape[0] > 1:
+            probabilities = np.full(demand.shape[0], 1 / demand.shape[0])
+        object.__setattr__(self, "probabilities", probabilities)
+        problems = []
+        if demand.shape[1] != hours.size:
+            problems.append(f"demand has {demand.shape[1]} periods, period_hours {hours.size}")
+        if probabilities.size != demand.shape[0] or not np.isclose(probabilities.sum(), 1):
+            problems.append("probabilities must have one entry per scenario and sum to 1")
+        if (demand < 0).any() or (hours <= 0).any():
+            problems.append("demand must be >= 0 and period hours > 0")
+        if not self.options:
+            problems.append("no capacity options")
+        if self.cvar_weight and not (self.cvar_alpha and 0 < self.cvar_alpha < 1):
+            problems.append("cvar_alpha must be in (0, 1) when cvar_weight > 0")
+        if problems:
+            raise ValueError("planning problem: " + "; ".join(problems))
+
+    @property
+    def periods(self) -> int:
+        return int(self.period_hours.size)
+
+    @property
+    def scenarios(self) -> int:
+        return int(self.demand.shape[0])
