@@ -2,13 +2,27 @@
 
 Pure: ``plan(problem) -> ProcurementPlan`` reads nothing but its input and does no I/O.
 
-Today (issue 4, first part): the problem model (``problem.py``) and the two-stage stochastic MILP
-solved with HiGHS (``milp.py``, formulation in its docstring). Still to come: building problems
-from catalog offers and supplier files, demand scenarios from declared demand and forecasts,
-baselines and the perfect-foresight bound, out-of-sample evaluation, the CLI and the report.
+Today (issue 4, first part): the problem model (``problem.py``), the two-stage stochastic MILP
+solved with HiGHS (``milp.py``, formulation in its docstring), and the baselines, the
+perfect-foresight bound and out-of-sample evaluation (``evaluate.py``). Still to come: building
+problems from catalog offers and supplier files, demand scenarios from declared demand and
+forecasts, spot availability from the traces, budgets and supplier shares, the CLI, the report
+and the examples.
 """
 
+from gpufleet.planning.evaluate import Evaluation, Strategy, compare, evaluate, perfect_foresight
 from gpufleet.planning.milp import Order, ProcurementPlan, plan
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
 
-__all__ = ["CapacityOption", "Order", "PlanningProblem", "ProcurementPlan", "plan"]
+__all__ = [
+    "CapacityOption",
+    "Evaluation",
+    "Order",
+    "PlanningProblem",
+    "ProcurementPlan",
+    "Strategy",
+    "compare",
+    "evaluate",
+    "perfect_foresight",
+    "plan",
+]

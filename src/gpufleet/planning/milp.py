@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import highspy
@@ -171,7 +172,9 @@ class _Columns:
     scenario_cost: list[list[tuple[int, float]]]
 
 
-def _first_stage(problem: PlanningProblem, m: _Builder) -> _Columns:
+def _first_stage(
+    problem: PlanningProblem, m: _Builder, fixed: dict[tuple[str, int], int] | None
+) -> _Columns:
     cols = _Columns({}, {}, [], {}, np.empty((0, 0), dtype=np.int64), [])
     n_periods = problem.periods
     for k, o in enumerate(problem.options):
@@ -182,12 +185,16 @@ def _first_stage(problem: PlanningProblem, m: _Builder) -> _Columns:
             hours = _term_hours(problem, t, o.term_periods)
             unit_cost = o.upfront_usd_per_unit + o.price_usd_per_unit_hour * hours
             ub = math.inf if o.max_units is None else o.max_units
-            x = m.var(unit_cost, ub=ub, integer=True)
+            if fixed is None:
+                x = m.var(unit_cost, ub=ub, integer=True)
+            else:  # evaluating a given plan: its orders, and nothing else
+                units = float(fixed.get((o.name, t), 0))
+                x = m.var(unit_cost, lb=units, ub=units)
             cols.starts[(k, t)] = x
             cols.first_stage.append((x, unit_cost))
             for tau in range(t, min(t + o.term_periods, n_periods)):
                 covering.setdefault(tau, []).append(x)
-            if o.min_units > 1:
+            if o.min_units > 1 and fixed is None:
                 ordered = m.var(0.0, ub=1.0, integer=True)
                 m.row([(x, 1.0), (ordered, -float(o.min_units))], lb=0.0)
                 m.row([(x, 1.0), (ordered, -_big_m(problem, o))], ub=0.0)
@@ -243,12 +250,34 @@ def _risk(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None:
 
 
 def plan(
-    problem: PlanningProblem, *, mip_gap: float = 0.01, time_limit_s: float = 60.0
+    problem: PlanningProblem,
+    *,
+    mip_gap: float = 0.01,
+    time_limit_s: float = 60.0,
+    fixed_orders: Sequence[Order] | None = None,
 ) -> ProcurementPlan:
-    """Solve the procurement MILP (formulation in the module docstring)."""
+    """Solve the procurement MILP (formulation in the module docstring).
+
+    With ``fixed_orders`` the first stage is not chosen but given (an existing plan, or a
+    baseline's purchases, evaluated on ``problem``'s scenarios): only the recourse is optimised.
+    An order for an option or start period the problem does not have is an error.
+    """
     started = time.perf_counter()
+    fixed: dict[tuple[str, int], int] | None = None
+    if fixed_orders is not None:
+        fixed = {}
+        for order in fixed_orders:
+            known = [o for o in problem.options if o.name == order.option and o.committed]
+            if not known or order.start_period < known[0].lead_periods:
+                msg = (
+                    f"order {order.option!r} at period {order.start_period} "
+                    "fits no committed option of this problem"
+                )
+                raise ValueError(msg)
+            key = (order.option, order.start_period)
+            fixed[key] = fixed.get(key, 0) + order.units
     m = _Builder()
-    cols = _first_stage(problem, m)
+    cols = _first_stage(problem, m, fixed)
     _second_stage(problem, m, cols)
     _risk(problem, m, cols)
     h, values = m.solve(mip_gap=mip_gap, time_limit_s=time_limit_s)

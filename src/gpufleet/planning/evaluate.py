@@ -1,0 +1,163 @@
+"""Strategies compared on the same demand: our plan, the baselines, and the perfect-foresight bound.
+
+A *strategy* is a set of committed purchases plus the options it may rent from. It is judged
+out of sample: on scenarios drawn with another seed than the ones it was planned on, its
+purchases are fixed and only the recourse (renting, or leaving demand unmet) is optimised.
+
+Baselines (issue 4):
+
+* ``all-on-demand`` — no commitments, every hour rented on demand at the cheapest offer that has
+  capacity (the recourse LP picks the cheapest);
+* ``single-cheapest-supplier`` — the naive strategy: rent on demand from the one supplier whose
+  on-demand H100-equivalent hour is cheapest, and from no one else;
+* ``reserve-base-load`` — commit to the ``percentile`` of demand that is always there (the lowest
+  per-period percentile across the horizon) with the cheapest committed option, rent the rest on
+  demand;
+* ``perfect-foresight`` — for each scenario the optimum that knows it in advance: a bound no real
+  plan can beat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpufleet.domain.offer import ContractKind
+from gpufleet.planning.milp import Order, plan
+from gpufleet.planning.problem import CapacityOption, PlanningProblem
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    name: str
+    orders: tuple[Order, ...]
+    rentable: frozenset[str] | None = None
+    """Names of the flexible options it may rent from (``None``: all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    name: str
+    expected_cost_usd: float
+    p95_cost_usd: float
+    shortfall_probability: float
+    expected_unmet_gpu_hours: float
+    committed_usd_per_supplier: dict[str, float]
+
+
+def _restricted(problem: PlanningProblem, rentable: frozenset[str] | None) -> PlanningProblem:
+    if rentable is None:
+        return problem
+    keep = tuple(o for o in problem.options if o.committed or o.name in rentable)
+    return dataclasses.replace(problem, options=keep)
+
+
+def evaluate(strategy: Strategy, scenarios: PlanningProblem) -> Evaluation:
+    """Cost and risk of a strategy on ``scenarios`` (its purchases fixed, recourse optimised)."""
+    result = plan(_restricted(scenarios, strategy.rentable), fixed_orders=strategy.orders)
+    exposure: dict[str, float] = {}
+    for order in strategy.orders:
+        exposure[order.supplier] = exposure.get(order.supplier, 0.0) + order.cost_usd
+    return Evaluation(
+        name=strategy.name,
+        expected_cost_usd=result.expected_cost_usd,
+        p95_cost_usd=float(np.percentile(result.cost_per_scenario_usd, 95)),
+        shortfall_probability=result.shortfall_probability,
+        expected_unmet_gpu_hours=float(
+            scenarios.probabilities @ result.unmet_gpu_hours.sum(axis=1)
+        ),
+        committed_usd_per_supplier=exposure,
+    )
+
+
+def _on_demand(problem: PlanningProblem) -> list[CapacityOption]:
+    return [o for o in problem.options if o.contract is ContractKind.ON_DEMAND]
+
+
+def _per_h100_hour(option: CapacityOption) -> float:
+    return option.price_usd_per_unit_hour / option.h100_per_unit
+
+
+def all_on_demand(problem: PlanningProblem) -> Strategy:
+    return Strategy("all-on-demand", (), frozenset(o.name for o in _on_demand(problem)))
+
+
+def single_cheapest_supplier(problem: PlanningProblem) -> Strategy:
+    offers = _on_demand(problem)
+    if not offers:
+        return Strategy("single-cheapest-supplier", (), frozenset())
+    supplier = min(offers, key=_per_h100_hour).supplier
+    names = frozenset(o.name for o in offers if o.supplier == supplier)
+    return Strategy("single-cheapest-supplier", (), names)
+
+
+def reserve_base_load(problem: PlanningProblem, percentile: float = 10.0) -> Strategy:
+    """Commit to the demand that is nearly always there; rent the rest on demand."""
+    committed = [o for o in problem.options if o.committed]
+    rent = frozenset(o.name for o in _on_demand(problem))
+    name = f"reserve-base-load-p{percentile:g}"
+    if not committed:
+        return Strategy(name, (), rent)
+
+    def hourly(o: CapacityOption) -> float:
+        upfront = o.upfront_usd_per_unit / (o.term_periods * float(problem.period_hours.mean()))
+        return (o.price_usd_per_unit_hour + upfront) / (o.h100_per_unit * o.reliability)
+
+    best = min(committed, key=hourly)
+    base_gpus = float(
+        np.min(np.percentile(problem.demand / problem.period_hours, percentile, axis=0))
+    )
+    units = math.floor(base_gpus / (best.h100_per_unit * best.reliability))
+    if best.max_units is not None:
+        units = min(units, int(best.max_units))
+    if units < best.min_units:
+        return Strategy(name, (), rent)
+    orders = []
+    hours = float(problem.period_hours.mean())
+    for start in range(best.lead_periods, problem.periods, best.term_periods):
+        cost = units * (
+            best.upfront_usd_per_unit + best.price_usd_per_unit_hour * best.term_periods * hours
+        )
+        orders.append(Order(best.name, best.supplier, start, units, best.term_periods, cost))
+    return Strategy(name, tuple(orders), rent)
+
+
+def perfect_foresight(scenarios: PlanningProblem) -> Evaluation:
+    """Per scenario, the best plan knowing that scenario's demand: a lower bound on any plan."""
+    costs, unmet = [], []
+    for s in range(scenarios.scenarios):
+        one = dataclasses.replace(
+            scenarios, demand=scenarios.demand[s : s + 1], probabilities=np.ones(1), cvar_weight=0.0
+        )
+        result = plan(one)
+        costs.append(result.expected_cost_usd)
+        unmet.append(float(result.unmet_gpu_hours.sum()))
+    cost = np.array(costs)
+    return Evaluation(
+        name="perfect-foresight",
+        expected_cost_usd=float(scenarios.probabilities @ cost),
+        p95_cost_usd=float(np.percentile(cost, 95)),
+        shortfall_probability=float(scenarios.probabilities @ (np.array(unmet) > 1e-6)),
+        expected_unmet_gpu_hours=float(scenarios.probabilities @ np.array(unmet)),
+        committed_usd_per_supplier={},
+    )
+
+
+def compare(
+    in_sample: PlanningProblem, out_of_sample: PlanningProblem, *, percentile: float = 10.0
+) -> tuple[list[Evaluation], Sequence[Order]]:
+    """Plan on ``in_sample``; evaluate the plan and every baseline on ``out_of_sample``."""
+    ours = plan(in_sample)
+    strategies = [
+        Strategy("gpufleet-plan", ours.orders),
+        all_on_demand(in_sample),
+        single_cheapest_supplier(in_sample),
+        reserve_base_load(in_sample, percentile),
+    ]
+    rows = [evaluate(s, out_of_sample) for s in strategies]
+    rows.append(perfect_foresight(out_of_sample))
+    return rows, ours.orders
