@@ -8,21 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from gpufleet.catalog.gpus import UnknownGpuError, gpu_table, name_key
 from gpufleet.catalog.problems import CatalogError
 from gpufleet.catalog.query import OfferQuery, SortKey, gpu_filter, select_offers
 from gpufleet.catalog.sources import default_sources, find_shared_data, load_offers
 from gpufleet.cli import render
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+from gpufleet.cli.console import err, fail, out
 
 
 def gpus(
@@ -39,7 +31,7 @@ def gpus(
         try:
             model = table.require(resolve)
         except UnknownGpuError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         if as_json:
             out.print_json(json.dumps(render.gpu_json(model)))
         else:
@@ -50,7 +42,7 @@ def gpus(
         try:
             wanted = table.matching(family)
         except UnknownGpuError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         models = [m for m in models if m.id in wanted]
     if as_json:
         out.print_json(json.dumps([render.gpu_json(m) for m in models]))
@@ -117,7 +109,7 @@ def offers(
     try:
         wanted = gpu_filter(table, _split(gpu))
     except UnknownGpuError as exc:
-        raise _fail(f"--gpu: {exc}") from None
+        raise fail(f"--gpu: {exc}") from None
     try:
         shared = find_shared_data(os.environ, Path.cwd())
         sources = default_sources(
@@ -125,7 +117,7 @@ def offers(
         )
         loaded = load_offers(sources, table, strict=strict)
     except CatalogError as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     supplier_ids = {name_key(s): s for s in loaded.supplier_ids}
     chosen_suppliers: set[str] | None = None
     if supplier:
@@ -133,7 +125,7 @@ def offers(
         for name in _split(supplier):
             if name_key(name) not in supplier_ids:
                 known = ", ".join(sorted(supplier_ids.values()))
-                raise _fail(f"--supplier: no offers from {name!r}. Suppliers read: {known}")
+                raise fail(f"--supplier: no offers from {name!r}. Suppliers read: {known}")
             chosen_suppliers.add(supplier_ids[name_key(name)])
     query = OfferQuery(
         gpus=wanted,

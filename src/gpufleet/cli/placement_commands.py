@@ -8,25 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gpufleet.catalog.problems import CatalogError
 from gpufleet.catalog.sources import find_shared_data
+from gpufleet.cli.console import err, fail, out
 from gpufleet.scheduling.placement import names
 from gpufleet.sim.fgd_published import Published, load_published
 from gpufleet.sim.placement_bench import PERCENTS, RunResult, Summary, summarise
 from gpufleet.sim.placement_sweep import run_sweep
 from gpufleet.sim.traces.openb import WORKLOADS, TraceError
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -147,14 +139,14 @@ def placement_bench(
         seed_list = parse_seeds(seeds)
         data = find_shared_data(os.environ, Path.cwd())
     except (ValueError, CatalogError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if data is None or not (data / "traces" / "openb").is_dir():
-        raise _fail("the openb trace was not found: set GPUFLEET_DATA to the shared data folder")
+        raise fail("the openb trace was not found: set GPUFLEET_DATA to the shared data folder")
     published = None
     if compare_published:
         results_dir = data / "results" / "fgd"
         if not (results_dir / "analysis_allo_discrete.csv").is_file():
-            raise _fail(f"--compare-published: FGD's results were not found in {results_dir}")
+            raise fail(f"--compare-published: FGD's results were not found in {results_dir}")
         published = load_published(results_dir)
     total = len(workloads) * len(policies) * len(seed_list)
     results: list[RunResult] = []
@@ -175,7 +167,7 @@ def placement_bench(
                 jobs=min(jobs, total), progress=advance,
             )  # fmt: skip
         except TraceError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     order = {(w, p): i for i, (w, p) in enumerate((w, p) for w in workloads for p in policies)}
     summaries = sorted(summarise(results), key=lambda s: order[(s.workload, s.policy)])
     if plot is not None:

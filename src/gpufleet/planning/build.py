@@ -61,10 +61,7 @@ def options_from_offers(
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
         for option in _as_options(offer, eff, period_hours, spot_availability):
-            hourly = option.price_usd_per_unit_hour + option.upfront_usd_per_unit / (
-                option.term_periods * period_hours
-            )
-            score = hourly / option.h100_per_unit
+            score = option.usd_per_h100_hour(period_hours)
             key = (offer.supplier, offer.gpu, offer.gpus_per_unit, option.contract)
             if key not in best or score < best[key][0]:
                 best[key] = (score, option)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpufleet.domain.offer import ContractKind
-from gpufleet.planning.milp import Order, plan
+from gpufleet.planning.milp import Order, plan, unit_cost_usd
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
 
 
@@ -78,10 +78,6 @@ def _on_demand(problem: PlanningProblem) -> list[CapacityOption]:
     return [o for o in problem.options if o.contract is ContractKind.ON_DEMAND]
 
 
-def _per_h100_hour(option: CapacityOption) -> float:
-    return option.price_usd_per_unit_hour / option.h100_per_unit
-
-
 def all_on_demand(problem: PlanningProblem) -> Strategy:
     return Strategy("all-on-demand", (), frozenset(o.name for o in _on_demand(problem)))
 
@@ -90,7 +86,8 @@ def single_cheapest_supplier(problem: PlanningProblem) -> Strategy:
     offers = _on_demand(problem)
     if not offers:
         return Strategy("single-cheapest-supplier", (), frozenset())
-    supplier = min(offers, key=_per_h100_hour).supplier
+    hours = float(problem.period_hours.mean())
+    supplier = min(offers, key=lambda o: o.usd_per_h100_hour(hours)).supplier
     names = frozenset(o.name for o in offers if o.supplier == supplier)
     return Strategy("single-cheapest-supplier", (), names)
 
@@ -103,11 +100,8 @@ def reserve_base_load(problem: PlanningProblem, percentile: float = 10.0) -> Str
     if not committed:
         return Strategy(name, (), rent)
 
-    def hourly(o: CapacityOption) -> float:
-        upfront = o.upfront_usd_per_unit / (o.term_periods * float(problem.period_hours.mean()))
-        return (o.price_usd_per_unit_hour + upfront) / (o.h100_per_unit * o.reliability)
-
-    best = min(committed, key=hourly)
+    hours = float(problem.period_hours.mean())
+    best = min(committed, key=lambda o: o.usd_per_h100_hour(hours))
     base_gpus = float(
         np.min(np.percentile(problem.demand / problem.period_hours, percentile, axis=0))
     )
@@ -116,13 +110,17 @@ def reserve_base_load(problem: PlanningProblem, percentile: float = 10.0) -> Str
         units = min(units, int(best.max_units))
     if units < best.min_units:
         return Strategy(name, (), rent)
-    orders = []
-    hours = float(problem.period_hours.mean())
-    for start in range(best.lead_periods, problem.periods, best.term_periods):
-        cost = units * (
-            best.upfront_usd_per_unit + best.price_usd_per_unit_hour * best.term_periods * hours
+    orders = [
+        Order(
+            best.name,
+            best.supplier,
+            start,
+            units,
+            best.term_periods,
+            units * unit_cost_usd(problem, best, start),
         )
-        orders.append(Order(best.name, best.supplier, start, units, best.term_periods, cost))
+        for start in range(best.lead_periods, problem.periods, best.term_periods)
+    ]
     return Strategy(name, tuple(orders), rent)
 
 

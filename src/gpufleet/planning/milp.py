@@ -150,6 +150,12 @@ def _term_hours(problem: PlanningProblem, start: int, term: int) -> float:
     return float(inside.sum() + beyond * problem.period_hours.mean())
 
 
+def unit_cost_usd(problem: PlanningProblem, option: CapacityOption, start: int) -> float:
+    """What one unit of a committed option started in period ``start`` costs over its term."""
+    hours = _term_hours(problem, start, option.term_periods)
+    return option.upfront_usd_per_unit + option.price_usd_per_unit_hour * hours
+
+
 def _big_m(problem: PlanningProblem, option: CapacityOption) -> float:
     if option.max_units is not None:
         return float(option.max_units)
@@ -182,8 +188,7 @@ def _first_stage(
             continue
         covering: dict[int, list[int]] = {}
         for t in range(o.lead_periods, n_periods):
-            hours = _term_hours(problem, t, o.term_periods)
-            unit_cost = o.upfront_usd_per_unit + o.price_usd_per_unit_hour * hours
+            unit_cost = unit_cost_usd(problem, o, t)
             ub = math.inf if o.max_units is None else o.max_units
             if fixed is None:
                 x = m.var(unit_cost, ub=ub, integer=True)
@@ -309,10 +314,8 @@ def _extract(
         units = round(values[col])
         if units:
             o = problem.options[k]
-            unit_cost = o.upfront_usd_per_unit + o.price_usd_per_unit_hour * _term_hours(
-                problem, t, o.term_periods
-            )
-            orders.append(Order(o.name, o.supplier, t, units, o.term_periods, units * unit_cost))
+            cost = units * unit_cost_usd(problem, o, t)
+            orders.append(Order(o.name, o.supplier, t, units, o.term_periods, cost))
     per_scenario = np.array(
         [
             committed + sum(values[c] * v for c, v in cols.scenario_cost[s])

@@ -65,6 +65,12 @@ class CapacityOption:
     def h100_per_unit(self) -> float:
         return self.gpus_per_unit * self.efficiency
 
+    def usd_per_h100_hour(self, period_hours: float) -> float:
+        """All-in price of one delivered H100-equivalent hour: the hourly price plus the upfront
+        payment spread over the term, divided by the H100-equivalents a unit delivers."""
+        upfront = self.upfront_usd_per_unit / (self.term_periods * period_hours)
+        return (self.price_usd_per_unit_hour + upfront) / (self.h100_per_unit * self.reliability)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanningProblem:
