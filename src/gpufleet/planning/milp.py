@@ -21,14 +21,21 @@ Minimise   C1 + sum_s p_s C2_s  [+ w (eta + 1/(1-alpha) sum_s p_s z_s)]      (op
     C1   = sum_{k in K_c, t} x_kt (f_k + c_k H_kt)       H_kt = hours of the full term from t
     C2_s = sum_{k in K_f, t} c_k y_kts + pi sum_t u_ts   pi = unmet penalty per GPU-hour
 subject to
-    sum_{K_c} r_k q_k h_t A_kt + sum_{K_f} q_k y_kts + u_ts >= D_ts      demand, for all t, s
+    sum_{K_c} r_k q_k h_t A_kt + sum_{K_f} q_k y_kts + u_ts >= D_ts - E_t h_t    demand
     A_kt <= U_k                                                           supplier capacity
     y_kts <= a_k U_k h_t                                                  flexible capacity
     m_k b_kt <= x_kt <= M_k b_kt                                          minimum order
+    sum_{K_c} (c_k h_t A_kt + f_k x_kt) + sum_{K_f} c_k y_kts <= B_t      budget (if given)
+    V_jts <= sigma sum_j' V_j'ts                                          supplier share (if given)
     z_s >= C1 + C2_s - eta,  z_s >= 0                                     CVaR (if used)
+where ``E_t`` is the existing fleet (H100-equivalent GPUs already owned or contracted, sunk) and
+``V_jts`` the capacity supplier ``j`` delivers in period ``t`` of scenario ``s`` (the demand row's
+terms of its options).
 
 Committed units are charged for their whole term even when it runs past the horizon: a contract
-is binding. Unmet demand keeps every problem feasible; a plan reports it rather than failing.
+is binding. Unmet demand keeps every problem feasible (a budget or a share cap too tight shows as
+shortfall): a plan reports it, with ``diagnose``'s account of the binding constraints, rather
+than failing.
 The solver stops at ``mip_gap`` or ``time_limit_s`` and the plan says which: a time-limited
 answer is never called optimal.
 """
@@ -38,7 +45,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
@@ -73,6 +80,8 @@ class ProcurementPlan:
     """``optimal`` (within ``mip_gap``) or ``time limit`` — never called optimal when cut short."""
     mip_gap: float
     solve_s: float
+    diagnosis: tuple[str, ...] = ()
+    """Why demand is left unmet, when it is: the binding constraints, in words."""
 
     @property
     def shortfall_probability(self) -> float:
@@ -176,6 +185,10 @@ class _Columns:
     """(option, period, scenario) -> unit-hours of a flexible option."""
     unmet: NDArray[np.int64]
     scenario_cost: list[list[tuple[int, float]]]
+    spend: dict[tuple[int, int], list[tuple[int, float]]] = field(default_factory=dict)
+    """(period, scenario) -> the terms of what is spent in that period."""
+    delivered: dict[tuple[int, int], list[tuple[int, float, str]]] = field(default_factory=dict)
+    """(period, scenario) -> (column, H100-hours per unit of it, supplier)."""
 
 
 def _first_stage(
@@ -212,18 +225,35 @@ def _first_stage(
     return cols
 
 
+def _committed_terms(
+    problem: PlanningProblem, cols: _Columns, t: int
+) -> tuple[list[tuple[int, float, str]], list[tuple[int, float]]]:
+    """Period ``t``'s committed capacity (column, H100-hours per unit, supplier) and spend."""
+    hours = float(problem.period_hours[t])
+    delivered: list[tuple[int, float, str]] = []
+    spend: list[tuple[int, float]] = []
+    for k, o in enumerate(problem.options):
+        if not o.committed or (k, t) not in cols.active:
+            continue
+        delivered.append((cols.active[(k, t)], o.reliability * o.h100_per_unit * hours, o.supplier))
+        spend.append((cols.active[(k, t)], o.price_usd_per_unit_hour * hours))
+        if (k, t) in cols.starts and o.upfront_usd_per_unit:
+            spend.append((cols.starts[(k, t)], o.upfront_usd_per_unit))
+    return delivered, spend
+
+
 def _second_stage(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None:
     hours, p = problem.period_hours, problem.probabilities
+    demand = problem.net_demand
     cols.unmet = np.empty((problem.scenarios, problem.periods), dtype=np.int64)
     cols.scenario_cost = [[] for _ in range(problem.scenarios)]
+    committed = [_committed_terms(problem, cols, t) for t in range(problem.periods)]
     for s in range(problem.scenarios):
         for t in range(problem.periods):
-            terms: list[tuple[int, float]] = []
+            delivered = list(committed[t][0])
+            spend = list(committed[t][1])
             for k, o in enumerate(problem.options):
                 if o.committed:
-                    if (k, t) in cols.active:
-                        coef = o.reliability * o.h100_per_unit * float(hours[t])
-                        terms.append((cols.active[(k, t)], coef))
                     continue
                 cap = (
                     math.inf
@@ -232,14 +262,35 @@ def _second_stage(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None
                 )
                 y = m.var(float(p[s]) * o.price_usd_per_unit_hour, ub=cap)
                 cols.use[(k, t, s)] = y
-                terms.append((y, o.h100_per_unit))
+                delivered.append((y, o.h100_per_unit, o.supplier))
+                spend.append((y, o.price_usd_per_unit_hour))
                 cols.scenario_cost[s].append((y, o.price_usd_per_unit_hour))
             penalty = problem.unmet_penalty_usd_per_gpu_hour
             u = m.var(float(p[s]) * penalty)
             cols.unmet[s, t] = u
-            terms.append((u, 1.0))
             cols.scenario_cost[s].append((u, penalty))
-            m.row(terms, lb=float(problem.demand[s, t]))
+            m.row([(c, v) for c, v, _ in delivered] + [(u, 1.0)], lb=float(demand[s, t]))
+            cols.spend[(t, s)] = spend
+            cols.delivered[(t, s)] = delivered
+            _budget_and_share(problem, m, t, spend, delivered)
+
+
+def _budget_and_share(
+    problem: PlanningProblem,
+    m: _Builder,
+    t: int,
+    spend: list[tuple[int, float]],
+    delivered: list[tuple[int, float, str]],
+) -> None:
+    """Period budget (spend <= B_t) and diversification (each supplier <= sigma * total)."""
+    if problem.budget_usd is not None and math.isfinite(problem.budget_usd[t]):
+        m.row(spend, ub=float(problem.budget_usd[t]))
+    share = problem.max_supplier_share
+    if share is None or share >= 1:
+        return
+    for supplier in problem.suppliers:
+        terms = [(c, v * ((1.0 if who == supplier else 0.0) - share)) for c, v, who in delivered]
+        m.row([(c, v) for c, v in terms if v], ub=0.0)
 
 
 def _risk(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None:
@@ -281,6 +332,7 @@ def plan(
                 raise ValueError(msg)
             key = (order.option, order.start_period)
             fixed[key] = fixed.get(key, 0) + order.units
+        _check_fixed_capacity(problem, fixed)
     m = _Builder()
     cols = _first_stage(problem, m, fixed)
     _second_stage(problem, m, cols)
@@ -296,6 +348,25 @@ def plan(
         raise RuntimeError(msg)
     gap = float(h.getInfo().mip_gap)
     return _extract(problem, cols, values=values, status=label, gap=gap, started=started)
+
+
+def _check_fixed_capacity(problem: PlanningProblem, fixed: dict[tuple[str, int], int]) -> None:
+    """Given orders must fit their supplier's capacity (else the model has no solution)."""
+    for o in problem.options:
+        if not o.committed or o.max_units is None:
+            continue
+        for t in range(problem.periods):
+            active = sum(
+                units
+                for (name, start), units in fixed.items()
+                if name == o.name and start <= t < start + o.term_periods
+            )
+            if active > o.max_units:
+                msg = (
+                    f"orders for {o.name!r} hold {active} units in period {t}; "
+                    f"the supplier's capacity is {o.max_units:g}"
+                )
+                raise ValueError(msg)
 
 
 def _extract(
@@ -342,4 +413,88 @@ def _extract(
         status=status,
         mip_gap=gap if math.isfinite(gap) else 0.0,
         solve_s=time.perf_counter() - started,
+        diagnosis=diagnose(problem, cols, values),
     )
+
+
+_TOL = 1e-6
+
+
+def diagnose(
+    problem: PlanningProblem, cols: _Columns, values: NDArray[np.float64]
+) -> tuple[str, ...]:
+    """Name what keeps demand unmet: per cause, the periods where it binds in scenarios that
+    fall short. Causes: the budget, supplier capacity, the per-supplier share, lead times (no
+    committed option available yet and flexible capacity exhausted), and an unmet-demand penalty
+    below the cheapest capacity."""
+    unmet = values[cols.unmet]
+    short = unmet > 1e-6 * max(1.0, float(problem.demand.max()))
+    if not short.any():
+        return ()
+    causes: dict[str, list[int]] = {}
+
+    def note(cause: str, t: int) -> None:
+        periods = causes.setdefault(cause, [])
+        if t not in periods:
+            periods.append(t)
+
+    hours = problem.period_hours
+    cheapest = min(o.usd_per_h100_hour(float(hours.mean())) for o in problem.options)
+    for s, t in zip(*(idx.tolist() for idx in np.nonzero(short)), strict=True):
+        spend = sum(values[c] * v for c, v in cols.spend[(t, s)])
+        budget = None if problem.budget_usd is None else float(problem.budget_usd[t])
+        if budget is not None and spend >= budget * (1 - 1e-6) - _TOL:
+            note(f"the budget (${budget:,.0f} per period)", t)
+        if _capacity_exhausted(problem, cols, values, t, s):
+            note("every supplier's capacity", t)
+        share = problem.max_supplier_share
+        if share is not None and share < 1:
+            total = sum(values[c] * v for c, v, _ in cols.delivered[(t, s)])
+            for supplier in problem.suppliers:
+                mine = sum(values[c] * v for c, v, who in cols.delivered[(t, s)] if who == supplier)
+                if mine >= share * total * (1 - 1e-6) - _TOL:
+                    note(f"the {share:.0%} cap on one supplier's share ({supplier})", t)
+        if any(o.committed and o.lead_periods > t for o in problem.options) and not any(
+            not o.committed for o in problem.options
+        ):
+            note("lead times (no committed capacity can start yet, nothing to rent)", t)
+    if cheapest > problem.unmet_penalty_usd_per_gpu_hour:
+        causes[
+            f"the unmet-demand penalty (${problem.unmet_penalty_usd_per_gpu_hour:g}/GPU-hour) "
+            f"is below the cheapest capacity (${cheapest:.2f} per H100-hour)"
+        ] = []
+    if not causes:
+        causes["the unmet-demand penalty: meeting this demand costs more than leaving it"] = []
+    return tuple(
+        f"{cause}: binds in periods {_ranges(sorted(periods))}" if periods else cause
+        for cause, periods in causes.items()
+    )
+
+
+def _capacity_exhausted(
+    problem: PlanningProblem, cols: _Columns, values: NDArray[np.float64], t: int, s: int
+) -> bool:
+    for k, o in enumerate(problem.options):
+        if o.committed:
+            if (k, t) in cols.active and (
+                o.max_units is None or values[cols.active[(k, t)]] < o.max_units - 0.5
+            ):
+                return False
+        elif (k, t, s) in cols.use:
+            if o.max_units is None:
+                return False
+            cap = o.availability * o.max_units * float(problem.period_hours[t])
+            if values[cols.use[(k, t, s)]] < cap * (1 - 1e-6):
+                return False
+    return True
+
+
+def _ranges(periods: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``0-2, 5``."""
+    spans: list[list[int]] = []
+    for t in periods:
+        if spans and t == spans[-1][1] + 1:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)

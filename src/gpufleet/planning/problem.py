@@ -86,12 +86,24 @@ class PlanningProblem:
     cvar_alpha: float | None = None
     """With ``cvar_weight > 0``: the CVaR level (e.g. 0.95) added to the objective."""
     cvar_weight: float = 0.0
+    budget_usd: NDArray[np.float64] | None = None
+    """Most that may be spent in each period (T,), ``inf`` for no limit: hourly charges of the
+    period plus upfront payments of units starting then. ``None``: no budget."""
+    max_supplier_share: float | None = None
+    """Most of any period's delivered capacity that one supplier may provide, in (0, 1]."""
+    existing_h100: NDArray[np.float64] | None = None
+    """H100-equivalent GPUs already owned or contracted in each period (T,): sunk, free to use."""
 
     def __post_init__(self) -> None:
         demand = np.atleast_2d(np.asarray(self.demand, dtype=np.float64))
         object.__setattr__(self, "demand", demand)
         hours = np.asarray(self.period_hours, dtype=np.float64)
         object.__setattr__(self, "period_hours", hours)
+        for name in ("budget_usd", "existing_h100"):
+            value = getattr(self, name)
+            if value is not None:
+                array = np.broadcast_to(np.asarray(value, dtype=np.float64), hours.shape).copy()
+                object.__setattr__(self, name, array)
         probabilities = np.asarray(self.probabilities, dtype=np.float64)
         if probabilities.size == 1 and demand.shape[0] > 1:
             probabilities = np.full(demand.shape[0], 1 / demand.shape[0])
@@ -107,6 +119,15 @@ class PlanningProblem:
             problems.append("no capacity options")
         if self.cvar_weight and not (self.cvar_alpha and 0 < self.cvar_alpha < 1):
             problems.append("cvar_alpha must be in (0, 1) when cvar_weight > 0")
+        if (
+            self.budget_usd is not None
+            and (np.isnan(self.budget_usd) | (self.budget_usd < 0)).any()
+        ):
+            problems.append("budget_usd must be >= 0 (inf for no limit)")
+        if self.max_supplier_share is not None and not 0 < self.max_supplier_share <= 1:
+            problems.append("max_supplier_share must be in (0, 1]")
+        if self.existing_h100 is not None and (self.existing_h100 < 0).any():
+            problems.append("existing_h100 must be >= 0")
         if problems:
             raise ValueError("planning problem: " + "; ".join(problems))
 
@@ -117,3 +138,14 @@ class PlanningProblem:
     @property
     def scenarios(self) -> int:
         return int(self.demand.shape[0])
+
+    @property
+    def net_demand(self) -> NDArray[np.float64]:
+        """Demand left after the existing fleet, per scenario and period (S, T)."""
+        if self.existing_h100 is None:
+            return self.demand
+        return np.maximum(self.demand - self.existing_h100 * self.period_hours, 0.0)
+
+    @property
+    def suppliers(self) -> tuple[str, ...]:
+        return tuple(sorted({o.supplier for o in self.options}))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpufleet.domain.offer import ContractKind
-from gpufleet.planning.milp import ProcurementPlan, plan
+from gpufleet.planning.milp import Order, ProcurementPlan, plan
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
 
 MONTH = 730.0
@@ -154,3 +154,95 @@ def test_plans_keep_capacity_lead_time_and_terms(
     assert (result.flexible_unit_hours["cloud"] <= 10 * 100 + 1e-6).all()
     supplied = active * 4 * 100 + result.flexible_unit_hours["cloud"] + result.unmet_gpu_hours[0]
     assert (supplied >= problem.demand[0] - 1e-6).all()  # demand met or reported unmet
+
+
+def test_a_budget_too_small_leaves_shortfall_and_names_the_budget() -> None:
+    # 10 GPUs on demand at $2/h for a month cost $14,600; the budget allows $7,300: 5 GPUs.
+    cloud = option("cloud", ContractKind.ON_DEMAND, price_usd_per_unit_hour=2.0)
+    problem = PlanningProblem(
+        period_hours=np.array([MONTH]), options=(cloud,), demand=np.array([[10 * MONTH]]),
+        budget_usd=np.array([7300.0]),
+    )  # fmt: skip
+    result = plan(problem)
+    assert result.unmet_gpu_hours.sum() == pytest.approx(5 * MONTH)
+    assert result.expected_cost_usd - 50.0 * 5 * MONTH == pytest.approx(7300.0)
+    assert any("budget ($7,300 per period)" in d and "periods 0" in d for d in result.diagnosis)
+
+
+def test_the_budget_counts_upfront_payments_in_their_start_period() -> None:
+    # Owning costs $2,000 up front and $0.5/h ($2,730 for 2 months): cheaper than renting at
+    # $3/h ($4,380), but month 0's budget of $2,200 cannot pay $2,365, so month 0 is rented.
+    owned = option(
+        "own", ContractKind.OWNED, price_usd_per_unit_hour=0.5, upfront_usd_per_unit=2000.0,
+        term_periods=2,
+    )  # fmt: skip
+    cloud = option("cloud", ContractKind.ON_DEMAND, price_usd_per_unit_hour=3.0)
+    free = PlanningProblem(
+        period_hours=np.full(2, MONTH), options=(owned, cloud), demand=np.full((1, 2), MONTH)
+    )
+    assert [o.option for o in plan(free).orders] == ["own"]
+    tight = PlanningProblem(
+        period_hours=np.full(2, MONTH), options=(owned, cloud), demand=np.full((1, 2), MONTH),
+        budget_usd=np.array([2200.0, np.inf]),
+    )  # fmt: skip
+    result = plan(tight)
+    assert all(o.start_period == 1 or o.option != "own" for o in result.orders)
+    assert result.unmet_gpu_hours.sum() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_supplier_share_cap_spreads_capacity() -> None:
+    cheap = option("cheap", ContractKind.ON_DEMAND, price_usd_per_unit_hour=1.0)
+    dear = option("dear", ContractKind.ON_DEMAND, price_usd_per_unit_hour=2.0)
+    base = {"period_hours": np.array([MONTH]), "options": (cheap, dear),
+            "demand": np.array([[10 * MONTH]])}  # fmt: skip
+    alone = plan(PlanningProblem(**base))  # type: ignore[arg-type]
+    assert alone.flexible_unit_hours["dear"].sum() == pytest.approx(0.0, abs=1e-6)
+    spread = plan(PlanningProblem(**base, max_supplier_share=0.6))  # type: ignore[arg-type]
+    assert spread.flexible_unit_hours["cheap"][0] == pytest.approx(6 * MONTH)
+    assert spread.flexible_unit_hours["dear"][0] == pytest.approx(4 * MONTH)
+
+
+def test_a_share_cap_with_one_supplier_is_diagnosed() -> None:
+    cloud = option("cloud", ContractKind.ON_DEMAND)
+    problem = PlanningProblem(
+        period_hours=np.array([MONTH]), options=(cloud,), demand=np.array([[MONTH]]),
+        max_supplier_share=0.5,
+    )  # fmt: skip
+    result = plan(problem)
+    assert result.shortfall_probability == 1.0
+    assert any("share" in d and "cloud" in d for d in result.diagnosis)
+
+
+def test_the_existing_fleet_is_used_before_buying() -> None:
+    cloud = option("cloud", ContractKind.ON_DEMAND, price_usd_per_unit_hour=2.0)
+    problem = PlanningProblem(
+        period_hours=np.full(2, MONTH), options=(cloud,), demand=np.full((1, 2), 10 * MONTH),
+        existing_h100=np.array([10.0, 4.0]),
+    )  # fmt: skip
+    result = plan(problem)
+    assert result.flexible_unit_hours["cloud"] == pytest.approx([0.0, 6 * MONTH], abs=1e-6)
+
+
+def test_capacity_shortfall_and_low_penalty_are_diagnosed() -> None:
+    capped = option("cloud", ContractKind.ON_DEMAND, max_units=2.0)
+    result = plan(
+        PlanningProblem(
+            period_hours=np.full(3, MONTH), options=(capped,), demand=np.full((1, 3), 4 * MONTH)
+        )
+    )
+    assert result.diagnosis == ("every supplier's capacity: binds in periods 0-2",)
+    dear = option("cloud", ContractKind.ON_DEMAND, price_usd_per_unit_hour=80.0)
+    result = plan(
+        PlanningProblem(period_hours=np.array([MONTH]), options=(dear,), demand=np.array([[MONTH]]))
+    )
+    assert any("penalty ($50/GPU-hour) is below" in d for d in result.diagnosis)
+
+
+def test_fixed_orders_beyond_capacity_are_an_error_not_a_solver_status() -> None:
+    capped = option("colo", ContractKind.RESERVED, max_units=2.0, term_periods=2)
+    problem = PlanningProblem(
+        period_hours=np.full(2, MONTH), options=(capped,), demand=np.full((1, 2), MONTH)
+    )
+    orders = [Order("colo", "colo", 0, 2, 2, 0.0), Order("colo", "colo", 1, 1, 2, 0.0)]
+    with pytest.raises(ValueError, match=r"hold 3 units in period 1; .* capacity is 2"):
+        plan(problem, fixed_orders=orders)
