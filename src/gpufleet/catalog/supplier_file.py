@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode
 
+from gpufleet.catalog import yaml_lines
 from gpufleet.catalog.gpus import GpuTable
 from gpufleet.catalog.problems import CatalogError, LoadReport, Problem, ProblemKind
+from gpufleet.catalog.yaml_lines import LineMap as _Map
 from gpufleet.domain.offer import ContractKind, Offer
 from gpufleet.domain.supplier import Supplier, SupplierKind
 
@@ -54,34 +55,6 @@ _OFFER_KEYS = frozenset(
     }
 )  # fmt: skip
 _SUPPLIER_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-class _Map(dict[str, Any]):
-    """A YAML mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _LineLoader, node: MappingNode) -> _Map:
-    keys = [k.value for k, _ in node.value if isinstance(k, ScalarNode)]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        msg = f"duplicate key(s) {', '.join(duplicates)}"
-        raise yaml.constructor.ConstructorError(None, None, msg, node.start_mark)
-    mapping = _Map({str(k): v for k, v in loader.construct_mapping(node, deep=True).items()})
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {
-        str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, ScalarNode)
-    }
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 class _EntryError(ValueError):
@@ -240,14 +213,10 @@ def load_supplier_file(
     except OSError as exc:
         raise CatalogError(Problem(str(path), None, None, f"cannot read: {exc.strerror}")) from None
     try:
-        document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml_lines.load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        what = " ".join(
-            str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p
-        )
-        report.problem(Problem(str(path), line, None, f"not valid YAML: {what or exc}"))
+        line, message = yaml_lines.error_line_and_message(exc)
+        report.problem(Problem(str(path), line, None, message))
         return None
     if not isinstance(document, _Map):
         report.problem(Problem(str(path), 1, None, "a supplier file must be a YAML mapping"))

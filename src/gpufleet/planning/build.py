@@ -6,7 +6,9 @@
 * **Periods**: terms and lead times are rounded *up* to whole periods
   (``term_months * 730 h``; ``lead_time_days * 24 h``) — a plan never counts on capacity early.
 * An on-demand offer with a spot price becomes two options, on-demand and spot (spot with the
-  given ``spot_availability``); a spot-only offer becomes a spot option.
+  given ``spot_availability``: one fraction, or a function of the offer giving (availability,
+  share of paid hours not lost to preemptions), estimated from the spot traces, ``spot.py``; the
+  second factor scales the spot option's efficiency); a spot-only offer becomes a spot option.
 * To keep the model small, only the cheapest offer per (supplier, GPU model, GPUs per unit,
   contract kind) is kept, ranked by price per H100-equivalent hour (upfront spread over the term).
 """
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from gpufleet.catalog.gpus import GpuTable
@@ -49,7 +51,7 @@ def options_from_offers(
     period_hours: float,
     reference: str = "H100-SXM",
     efficiency: Mapping[str, float] | None = None,
-    spot_availability: float = 0.8,
+    spot_availability: float | Callable[[Offer], tuple[float, float]] = 0.8,
 ) -> BuiltOptions:
     overrides = dict(efficiency or {})
     best: dict[tuple[str, str, float, ContractKind], tuple[float, CapacityOption]] = {}
@@ -60,7 +62,8 @@ def options_from_offers(
             reason = f"no throughput figure for {offer.gpu}"
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
-        for option in _as_options(offer, eff, period_hours, spot_availability):
+        spot = spot_availability(offer) if callable(spot_availability) else (spot_availability, 1.0)
+        for option in _as_options(offer, eff, period_hours, spot):
             score = option.usd_per_h100_hour(period_hours)
             key = (offer.supplier, offer.gpu, offer.gpus_per_unit, option.contract)
             if key not in best or score < best[key][0]:
@@ -70,7 +73,7 @@ def options_from_offers(
 
 
 def _as_options(
-    offer: Offer, eff: float, period_hours: float, spot_availability: float
+    offer: Offer, eff: float, period_hours: float, spot: tuple[float, float]
 ) -> list[CapacityOption]:
     name = "/".join(p for p in (offer.supplier, offer.instance_type, offer.region) if p)
     common = {
@@ -109,8 +112,8 @@ def _as_options(
                 name=f"{name}/spot",
                 contract=ContractKind.SPOT,
                 price_usd_per_unit_hour=offer.spot_price_usd_per_hour,
-                availability=spot_availability,
-                **common,  # type: ignore[arg-type]
+                availability=spot[0],
+                **{**common, "efficiency": eff * spot[1]},  # type: ignore[arg-type]
             )
         )
     return out

@@ -9,7 +9,9 @@ Baselines (issue 4):
 * ``all-on-demand`` — no commitments, every hour rented on demand at the cheapest offer that has
   capacity (the recourse LP picks the cheapest);
 * ``single-cheapest-supplier`` — the naive strategy: rent on demand from the one supplier whose
-  on-demand H100-equivalent hour is cheapest, and from no one else;
+  on-demand H100-equivalent hour is cheapest, and from no one else (when no one rents on demand:
+  contract the supplier whose committed H100-equivalent hour is cheapest — the bigger unit on a
+  tie, as a naive buyer would — for the peak demand of each term);
 * ``reserve-base-load`` — commit to the ``percentile`` of demand that is always there (the lowest
   per-period percentile across the horizon) with the cheapest committed option, rent the rest on
   demand;
@@ -21,10 +23,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gpufleet.domain.offer import ContractKind
 from gpufleet.planning.milp import Order, plan, unit_cost_usd
@@ -47,6 +50,8 @@ class Evaluation:
     shortfall_probability: float
     expected_unmet_gpu_hours: float
     committed_usd_per_supplier: dict[str, float]
+    cost_per_scenario_usd: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    status: str = "optimal"
 
 
 def _restricted(problem: PlanningProblem, rentable: frozenset[str] | None) -> PlanningProblem:
@@ -71,6 +76,8 @@ def evaluate(strategy: Strategy, scenarios: PlanningProblem) -> Evaluation:
             scenarios.probabilities @ result.unmet_gpu_hours.sum(axis=1)
         ),
         committed_usd_per_supplier=exposure,
+        cost_per_scenario_usd=result.cost_per_scenario_usd,
+        status=result.status,
     )
 
 
@@ -83,13 +90,41 @@ def all_on_demand(problem: PlanningProblem) -> Strategy:
 
 
 def single_cheapest_supplier(problem: PlanningProblem) -> Strategy:
-    offers = _on_demand(problem)
-    if not offers:
-        return Strategy("single-cheapest-supplier", (), frozenset())
+    name = "single-cheapest-supplier"
     hours = float(problem.period_hours.mean())
-    supplier = min(offers, key=lambda o: o.usd_per_h100_hour(hours)).supplier
-    names = frozenset(o.name for o in offers if o.supplier == supplier)
-    return Strategy("single-cheapest-supplier", (), names)
+    offers = _on_demand(problem)
+    if offers:
+        supplier = min(offers, key=lambda o: o.usd_per_h100_hour(hours)).supplier
+        return Strategy(name, (), frozenset(o.name for o in offers if o.supplier == supplier))
+    committed = [o for o in problem.options if o.committed]
+    if not committed:
+        return Strategy(name, (), frozenset())
+    best = min(committed, key=lambda o: (round(o.usd_per_h100_hour(hours), 9), -o.h100_per_unit))
+    peak = np.max(problem.net_demand / problem.period_hours, axis=0)
+    return Strategy(name, tuple(_cover(problem, best, peak, math.ceil)), frozenset())
+
+
+def _cover(
+    problem: PlanningProblem,
+    option: CapacityOption,
+    gpus: NDArray[np.float64],
+    rounding: Callable[[float], int],
+) -> list[Order]:
+    """Back-to-back terms of ``option`` from its lead time on, each sized for the most
+    H100-equivalent GPUs ``gpus`` asks for during it (rounded by ``rounding``), within capacity;
+    a term needing fewer than the minimum order buys nothing."""
+    per_unit = option.h100_per_unit * option.reliability
+    orders = []
+    for start in range(option.lead_periods, problem.periods, option.term_periods):
+        need = float(np.max(gpus[start : start + option.term_periods]))
+        units = rounding(round(need / per_unit, 9))
+        if option.max_units is not None:
+            units = min(units, int(option.max_units))
+        if units < option.min_units or units <= 0:
+            continue
+        cost = units * unit_cost_usd(problem, option, start)
+        orders.append(Order(option.name, option.supplier, start, units, option.term_periods, cost))
+    return orders
 
 
 def reserve_base_load(problem: PlanningProblem, percentile: float = 10.0) -> Strategy:
@@ -99,41 +134,34 @@ def reserve_base_load(problem: PlanningProblem, percentile: float = 10.0) -> Str
     name = f"reserve-base-load-p{percentile:g}"
     if not committed:
         return Strategy(name, (), rent)
-
     hours = float(problem.period_hours.mean())
     best = min(committed, key=lambda o: o.usd_per_h100_hour(hours))
     base_gpus = float(
-        np.min(np.percentile(problem.demand / problem.period_hours, percentile, axis=0))
+        np.min(np.percentile(problem.net_demand / problem.period_hours, percentile, axis=0))
     )
-    units = math.floor(base_gpus / (best.h100_per_unit * best.reliability))
-    if best.max_units is not None:
-        units = min(units, int(best.max_units))
-    if units < best.min_units:
-        return Strategy(name, (), rent)
-    orders = [
-        Order(
-            best.name,
-            best.supplier,
-            start,
-            units,
-            best.term_periods,
-            units * unit_cost_usd(problem, best, start),
-        )
-        for start in range(best.lead_periods, problem.periods, best.term_periods)
-    ]
-    return Strategy(name, tuple(orders), rent)
+    flat = np.full(problem.periods, base_gpus)
+    return Strategy(name, tuple(_cover(problem, best, flat, math.floor)), rent)
 
 
-def perfect_foresight(scenarios: PlanningProblem) -> Evaluation:
-    """Per scenario, the best plan knowing that scenario's demand: a lower bound on any plan."""
+def perfect_foresight(
+    scenarios: PlanningProblem,
+    *,
+    mip_gap: float = 0.01,
+    time_limit_s: float = 60.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Evaluation:
+    """Per scenario, the best plan knowing that scenario's demand: a lower bound on any plan
+    (up to each solve's MIP gap). ``progress(done, total)`` is called after each scenario."""
     costs, unmet = [], []
     for s in range(scenarios.scenarios):
         one = dataclasses.replace(
             scenarios, demand=scenarios.demand[s : s + 1], probabilities=np.ones(1), cvar_weight=0.0
         )
-        result = plan(one)
+        result = plan(one, mip_gap=mip_gap, time_limit_s=time_limit_s)
         costs.append(result.expected_cost_usd)
         unmet.append(float(result.unmet_gpu_hours.sum()))
+        if progress is not None:
+            progress(s + 1, scenarios.scenarios)
     cost = np.array(costs)
     return Evaluation(
         name="perfect-foresight",
@@ -142,7 +170,17 @@ def perfect_foresight(scenarios: PlanningProblem) -> Evaluation:
         shortfall_probability=float(scenarios.probabilities @ (np.array(unmet) > 1e-6)),
         expected_unmet_gpu_hours=float(scenarios.probabilities @ np.array(unmet)),
         committed_usd_per_supplier={},
+        cost_per_scenario_usd=cost,
     )
+
+
+def baselines(problem: PlanningProblem, *, percentile: float = 10.0) -> list[Strategy]:
+    """The baselines of the issue, built from the in-sample problem."""
+    return [
+        all_on_demand(problem),
+        single_cheapest_supplier(problem),
+        reserve_base_load(problem, percentile),
+    ]
 
 
 def compare(
@@ -152,9 +190,7 @@ def compare(
     ours = plan(in_sample)
     strategies = [
         Strategy("gpufleet-plan", ours.orders),
-        all_on_demand(in_sample),
-        single_cheapest_supplier(in_sample),
-        reserve_base_load(in_sample, percentile),
+        *baselines(in_sample, percentile=percentile),
     ]
     rows = [evaluate(s, out_of_sample) for s in strategies]
     rows.append(perfect_foresight(out_of_sample))

@@ -24,13 +24,17 @@ subject to
     sum_{K_c} r_k q_k h_t A_kt + sum_{K_f} q_k y_kts + u_ts >= D_ts - E_t h_t    demand
     A_kt <= U_k                                                           supplier capacity
     y_kts <= a_k U_k h_t                                                  flexible capacity
+    sum_{k spot of j} q_k y_kts <= a_j (D_ts - E_t h_t)                   spot availability
     m_k b_kt <= x_kt <= M_k b_kt                                          minimum order
     sum_{K_c} (c_k h_t A_kt + f_k x_kt) + sum_{K_f} c_k y_kts <= B_t      budget (if given)
     V_jts <= sigma sum_j' V_j'ts                                          supplier share (if given)
     z_s >= C1 + C2_s - eta,  z_s >= 0                                     CVaR (if used)
 where ``E_t`` is the existing fleet (H100-equivalent GPUs already owned or contracted, sunk) and
 ``V_jts`` the capacity supplier ``j`` delivers in period ``t`` of scenario ``s`` (the demand row's
-terms of its options).
+terms of its options). Spot: ``a_j`` is the share of time supplier ``j``'s spot capacity can be
+had (estimated from the spot traces); when it is gone, the work it did needs another source, so
+spot covers at most that share of each period's demand. Work lost to preemptions is already
+taken out of a spot option's ``q_k`` (its efficiency).
 
 Committed units are charged for their whole term even when it runs past the horizon: a contract
 is binding. Unmet demand keeps every problem feasible (a budget or a share cap too tight shows as
@@ -51,6 +55,7 @@ import highspy
 import numpy as np
 from numpy.typing import NDArray
 
+from gpufleet.domain.offer import ContractKind
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
 
 
@@ -270,9 +275,25 @@ def _second_stage(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None
             cols.unmet[s, t] = u
             cols.scenario_cost[s].append((u, penalty))
             m.row([(c, v) for c, v, _ in delivered] + [(u, 1.0)], lb=float(demand[s, t]))
+            _spot_share(problem, m, cols, t, s, demand=float(demand[s, t]))
             cols.spend[(t, s)] = spend
             cols.delivered[(t, s)] = delivered
             _budget_and_share(problem, m, t, spend, delivered)
+
+
+def _spot_share(
+    problem: PlanningProblem, m: _Builder, cols: _Columns, t: int, s: int, *, demand: float
+) -> None:
+    """Spot from one supplier covers at most its availability's share of the demand: when its
+    spot capacity is gone (the traces' unavailable ticks), that work needs another source."""
+    by_supplier: dict[str, list[tuple[int, float]]] = {}
+    availability: dict[str, float] = {}
+    for k, o in enumerate(problem.options):
+        if o.contract is ContractKind.SPOT and o.availability < 1 and (k, t, s) in cols.use:
+            by_supplier.setdefault(o.supplier, []).append((cols.use[(k, t, s)], o.h100_per_unit))
+            availability[o.supplier] = max(availability.get(o.supplier, 0.0), o.availability)
+    for supplier, terms in by_supplier.items():
+        m.row(terms, ub=availability[supplier] * demand)
 
 
 def _budget_and_share(

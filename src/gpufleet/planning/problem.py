@@ -37,7 +37,8 @@ class CapacityOption:
     max_units: float | None = None
     """Most units active at once (supplier capacity); ``None``: unlimited."""
     availability: float = 1.0
-    """Flexible options: fraction of the period's hours the capacity can be had (spot)."""
+    """Flexible options: fraction of the period's hours the capacity can be had (spot); spot
+    from one supplier then covers at most this share of demand."""
     reliability: float = 1.0
     """Committed options: expected fraction of ordered units that arrive and work."""
 

@@ -246,3 +246,15 @@ def test_fixed_orders_beyond_capacity_are_an_error_not_a_solver_status() -> None
     orders = [Order("colo", "colo", 0, 2, 2, 0.0), Order("colo", "colo", 1, 1, 2, 0.0)]
     with pytest.raises(ValueError, match=r"hold 3 units in period 1; .* capacity is 2"):
         plan(problem, fixed_orders=orders)
+
+
+def test_spot_covers_at_most_its_availability_share_of_demand() -> None:
+    # Spot at $1 is available 60% of the time: it serves 60% of the demand, on demand the rest.
+    spot = option("cloud-spot", ContractKind.SPOT, availability=0.6)
+    on_demand = option("cloud", ContractKind.ON_DEMAND, price_usd_per_unit_hour=3.0)
+    problem = PlanningProblem(
+        period_hours=np.array([MONTH]), options=(spot, on_demand), demand=np.array([[10 * MONTH]])
+    )
+    result = plan(problem)
+    assert result.flexible_unit_hours["cloud-spot"][0] == pytest.approx(6 * MONTH)
+    assert result.flexible_unit_hours["cloud"][0] == pytest.approx(4 * MONTH)
