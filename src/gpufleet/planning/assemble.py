@@ -65,7 +65,8 @@ def _efficiency(scenario: Scenario, table: GpuTable) -> Callable[[str | None], f
 
 
 def select_offers(scenario: Scenario, offers: Sequence[Offer], table: GpuTable) -> list[Offer]:
-    """The offers the scenario allows: its GPU models, suppliers and contract kinds."""
+    """The offers the scenario allows (its GPU models, suppliers and contract kinds), with the
+    scenario's capacity cap on offers that state none."""
     try:
         models = gpu_filter(table, scenario.offers.gpus)
     except UnknownGpuError as exc:
@@ -82,10 +83,13 @@ def select_offers(scenario: Scenario, offers: Sequence[Offer], table: GpuTable) 
         if offer.contract not in contracts and not spot_ok:
             continue
         kept = offer
+        cap = scenario.offers.capacity_gpus_per_offer
+        if cap is not None and offer.capacity_units is None:
+            kept = replace(offer, capacity_units=max(1, math.floor(cap / offer.gpus_per_unit)))
         if offer.contract not in contracts:  # keep only its spot side
-            kept = replace(offer, contract=ContractKind.SPOT, price_usd_per_hour=None)
+            kept = replace(kept, contract=ContractKind.SPOT, price_usd_per_hour=None)
         elif ContractKind.SPOT not in contracts and offer.spot_price_usd_per_hour is not None:
-            kept = replace(offer, spot_price_usd_per_hour=None)
+            kept = replace(kept, spot_price_usd_per_hour=None)
         chosen.append(kept)
     return chosen
 

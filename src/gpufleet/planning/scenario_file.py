@@ -17,6 +17,7 @@ to judge a plan — the input of ``gpufleet plan SCENARIO.yaml``.
       suppliers: [aws, lambda]         # default: all
       contracts: [on_demand, spot, reserved, owned]
       max_per_contract: 12             # cheapest catalog offers kept per contract kind
+      capacity_gpus_per_offer: 64      # cap for offers that state no capacity (default: none)
       efficiency: {A100-80GB: 0.3}     # H100-equivalents per GPU, overriding dense BF16 TFLOPS
     demand:
       unit: gpus                       # gpus (busy on average in the period) | gpu-hours
@@ -83,7 +84,7 @@ _TOP_KEYS = frozenset(
 )  # fmt: skip
 _OFFER_KEYS = frozenset(
     {"catalog", "supplier_files", "gpus", "suppliers", "contracts", "max_per_contract",
-     "efficiency"}
+     "efficiency", "capacity_gpus_per_offer"}
 )  # fmt: skip
 _DEMAND_KEYS = frozenset({"unit", "correlation", "projects", "history"})
 _PROJECT_KEYS = frozenset({"project", "gpu", "from", "until", "expected", "low", "high"})
@@ -137,6 +138,8 @@ class OfferSelection:
     contracts: frozenset[ContractKind] = frozenset(ContractKind)
     max_per_contract: int = 12
     efficiency: Mapping[str, float] = field(default_factory=dict)
+    capacity_gpus_per_offer: float | None = None
+    """GPUs one offer can supply when it states no capacity (``None``: unlimited)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +405,7 @@ def _offers(path: Path, entry: LineMap | None) -> OfferSelection:
         contracts=contracts,
         max_per_contract=r.integer("max_per_contract", 12, low=1) or 12,
         efficiency=efficiency,
+        capacity_gpus_per_offer=r.number("capacity_gpus_per_offer", low=1.0),
     )
 
 

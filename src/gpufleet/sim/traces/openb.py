@@ -45,7 +45,7 @@ def _int(row: dict[str, str], column: str, where: str) -> int:
         raise TraceError(f"{where}: [{column}] not a whole number: {text!r}") from None
 
 
-def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
+def read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
@@ -60,7 +60,7 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[str, dict[str, st
 
 def read_nodes(path: Path) -> tuple[NodeSpec, ...]:
     nodes = []
-    for where, row in _rows(path, ("sn", "cpu_milli", "memory_mib", "gpu", "model")):
+    for where, row in read_rows(path, ("sn", "cpu_milli", "memory_mib", "gpu", "model")):
         cpu, memory, gpus = (_int(row, c, where) for c in ("cpu_milli", "memory_mib", "gpu"))
         try:
             nodes.append(NodeSpec(row["sn"], cpu, memory, gpus, row["model"].strip()))
@@ -71,7 +71,7 @@ def read_nodes(path: Path) -> tuple[NodeSpec, ...]:
 
 def read_pods(path: Path) -> tuple[PlacementRequest, ...]:
     pods = []
-    for where, row in _rows(path, ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli")):
+    for where, row in read_rows(path, ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli")):
         num_gpu = _int(row, "num_gpu", where)
         milli = min(max(_int(row, "gpu_milli", where), 0), MILLI_PER_GPU) if num_gpu else 0
         spec = (row.get("gpu_spec") or "").strip()
@@ -102,3 +102,33 @@ def load_workload(trace_dir: Path, name: str) -> OpenbWorkload:
         nodes=read_nodes(trace_dir / NODE_FILE),
         pods=read_pods(trace_dir / f"openb_pod_list_{name}.csv"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PodSpan:
+    """When a pod held GPUs, for demand history (``gpufleet.sim.traces.usage``)."""
+
+    name: str
+    gpus: float
+    """``num_gpu * gpu_milli / 1000``, ``gpu_milli`` clipped as ``read_pods`` does."""
+    creation_s: int
+    deletion_s: int | None
+    """``None`` where the trace leaves ``deletion_time`` empty (the pod was still running)."""
+
+
+def read_pod_spans(path: Path) -> tuple[PodSpan, ...]:
+    """Each pod's GPUs with its ``creation_time`` and ``deletion_time`` (trace seconds)."""
+    spans = []
+    required = ("name", "num_gpu", "gpu_milli", "creation_time", "deletion_time")
+    for where, row in read_rows(path, required):
+        num_gpu = _int(row, "num_gpu", where)
+        milli = min(max(_int(row, "gpu_milli", where), 0), MILLI_PER_GPU) if num_gpu else 0
+        creation = _int(row, "creation_time", where)
+        ended = (row.get("deletion_time") or "").strip()
+        deletion = _int(row, "deletion_time", where) if ended else None
+        if num_gpu < 0:
+            raise TraceError(f"{where}: [num_gpu] must be >= 0, got {num_gpu}")
+        if deletion is not None and deletion < creation:
+            raise TraceError(f"{where}: [deletion_time] {deletion} before creation {creation}")
+        spans.append(PodSpan(row["name"], num_gpu * milli / MILLI_PER_GPU, creation, deletion))
+    return tuple(sorted(spans, key=lambda s: s.name))
