@@ -7,6 +7,7 @@ import typer
 from gpufleet import __version__
 from gpufleet.cli.catalog_commands import gpus, offers
 from gpufleet.cli.placement_commands import placement_bench
+from gpufleet.cli.plan_commands import plan_command
 
 app = typer.Typer(
     name="gpufleet",
@@ -21,6 +22,11 @@ app.command(
     "placement-bench",
     help="Run the FGD paper's placement experiment on Alibaba's openb trace.",
 )(placement_bench)
+
+app.command(
+    "plan",
+    help="Plan what GPU capacity to buy, from whom and when; compare with every baseline.",
+)(plan_command)
 
 
 @app.command()

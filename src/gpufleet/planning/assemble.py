@@ -83,7 +83,7 @@ def select_offers(scenario: Scenario, offers: Sequence[Offer], table: GpuTable) 
         if offer.contract not in contracts and not spot_ok:
             continue
         kept = offer
-        cap = scenario.offers.capacity_gpus_per_offer
+        cap = scenario.offers.capacity_for(offer.supplier)
         if cap is not None and offer.capacity_units is None:
             kept = replace(offer, capacity_units=max(1, math.floor(cap / offer.gpus_per_unit)))
         if offer.contract not in contracts:  # keep only its spot side
@@ -172,6 +172,7 @@ def assemble(
         budget_usd=scenario.budget_usd,
         max_supplier_share=scenario.max_supplier_share,
         existing_h100=declared.existing_h100(scenario.existing, horizon, efficiency),
+        prorate_beyond_horizon=scenario.prorate_beyond_horizon,
     )
     out_seed = scenario.seed + EVALUATION_SEED_OFFSET
     out_of_sample = replace(

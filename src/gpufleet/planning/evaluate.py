@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gpufleet.domain.offer import ContractKind
-from gpufleet.planning.milp import Order, plan, unit_cost_usd
+from gpufleet.planning.milp import Order, contract_cost_usd, plan, unit_cost_usd
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
 
 
@@ -122,9 +122,18 @@ def _cover(
             units = min(units, int(option.max_units))
         if units < option.min_units or units <= 0:
             continue
-        cost = units * unit_cost_usd(problem, option, start)
+        cost = units * contract_cost_usd(problem, option, start)
         orders.append(Order(option.name, option.supplier, start, units, option.term_periods, cost))
     return orders
+
+
+def _horizon_price(problem: PlanningProblem, option: CapacityOption) -> float:
+    """What a delivered H100-equivalent hour of ``option`` costs the plan when started as early
+    as it can be, counting only the hours inside the horizon."""
+    start = min(option.lead_periods, problem.periods - 1)
+    hours = float(problem.period_hours[start : start + option.term_periods].sum())
+    delivered = hours * option.h100_per_unit * option.reliability
+    return unit_cost_usd(problem, option, start) / delivered
 
 
 def reserve_base_load(problem: PlanningProblem, percentile: float = 10.0) -> Strategy:
@@ -134,8 +143,7 @@ def reserve_base_load(problem: PlanningProblem, percentile: float = 10.0) -> Str
     name = f"reserve-base-load-p{percentile:g}"
     if not committed:
         return Strategy(name, (), rent)
-    hours = float(problem.period_hours.mean())
-    best = min(committed, key=lambda o: o.usd_per_h100_hour(hours))
+    best = min(committed, key=lambda o: _horizon_price(problem, o))
     base_gpus = float(
         np.min(np.percentile(problem.net_demand / problem.period_hours, percentile, axis=0))
     )

@@ -37,11 +37,14 @@ spot covers at most that share of each period's demand. Work lost to preemptions
 taken out of a spot option's ``q_k`` (its efficiency).
 
 Committed units are charged for their whole term even when it runs past the horizon: a contract
-is binding. Unmet demand keeps every problem feasible (a budget or a share cap too tight shows as
+is binding (``H_kt`` then counts the periods beyond at the horizon's mean length). With
+``prorate_beyond_horizon`` only the part inside the horizon is charged (upfront pro rata), for
+demand that goes on after it; purchase orders always state the whole contract's cost.
+
+Unmet demand keeps every problem feasible (a budget or a share cap too tight shows as
 shortfall): a plan reports it, with ``diagnose``'s account of the binding constraints, rather
-than failing.
-The solver stops at ``mip_gap`` or ``time_limit_s`` and the plan says which: a time-limited
-answer is never called optimal.
+than failing. The solver stops at ``mip_gap`` or ``time_limit_s`` and the plan says which: a
+time-limited answer is never called optimal.
 """
 
 from __future__ import annotations
@@ -164,10 +167,24 @@ def _term_hours(problem: PlanningProblem, start: int, term: int) -> float:
     return float(inside.sum() + beyond * problem.period_hours.mean())
 
 
-def unit_cost_usd(problem: PlanningProblem, option: CapacityOption, start: int) -> float:
-    """What one unit of a committed option started in period ``start`` costs over its term."""
+def contract_cost_usd(problem: PlanningProblem, option: CapacityOption, start: int) -> float:
+    """What one unit of a committed option started in period ``start`` costs over its whole
+    term: the amount a purchase order commits to."""
     hours = _term_hours(problem, start, option.term_periods)
     return option.upfront_usd_per_unit + option.price_usd_per_unit_hour * hours
+
+
+def unit_cost_usd(problem: PlanningProblem, option: CapacityOption, start: int) -> float:
+    """What one unit started in period ``start`` costs the plan: the whole contract, or with
+    ``prorate_beyond_horizon`` only the share of its term inside the horizon (upfront spread
+    evenly over the term) — the rest is assumed worth its price to the demand that follows."""
+    if not problem.prorate_beyond_horizon:
+        return contract_cost_usd(problem, option, start)
+    inside = problem.period_hours[start : start + option.term_periods]
+    share = inside.size / option.term_periods
+    return option.upfront_usd_per_unit * share + option.price_usd_per_unit_hour * float(
+        inside.sum()
+    )
 
 
 def _big_m(problem: PlanningProblem, option: CapacityOption) -> float:
@@ -406,7 +423,7 @@ def _extract(
         units = round(values[col])
         if units:
             o = problem.options[k]
-            cost = units * unit_cost_usd(problem, o, t)
+            cost = units * contract_cost_usd(problem, o, t)
             orders.append(Order(o.name, o.supplier, t, units, o.term_periods, cost))
     per_scenario = np.array(
         [

@@ -94,6 +94,9 @@ class PlanningProblem:
     """Most of any period's delivered capacity that one supplier may provide, in (0, 1]."""
     existing_h100: NDArray[np.float64] | None = None
     """H100-equivalent GPUs already owned or contracted in each period (T,): sunk, free to use."""
+    prorate_beyond_horizon: bool = False
+    """Charge commitments only for the part of their term inside the horizon (demand goes on
+    after it); ``False``: the whole contract, as signed."""
 
     def __post_init__(self) -> None:
         demand = np.atleast_2d(np.asarray(self.demand, dtype=np.float64))

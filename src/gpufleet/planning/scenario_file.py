@@ -17,7 +17,8 @@ to judge a plan — the input of ``gpufleet plan SCENARIO.yaml``.
       suppliers: [aws, lambda]         # default: all
       contracts: [on_demand, spot, reserved, owned]
       max_per_contract: 12             # cheapest catalog offers kept per contract kind
-      capacity_gpus_per_offer: 64      # cap for offers that state no capacity (default: none)
+      capacity_gpus_per_offer: 64      # cap for offers that state no capacity (default: none);
+                                       # or per supplier: {default: 32, aws: 256}
       efficiency: {A100-80GB: 0.3}     # H100-equivalents per GPU, overriding dense BF16 TFLOPS
     demand:
       unit: gpus                       # gpus (busy on average in the period) | gpu-hours
@@ -34,9 +35,11 @@ to judge a plan — the input of ``gpufleet plan SCENARIO.yaml``.
         usage_csv: usage.csv           # or trace: openb:default
         model: auto                    # auto | seasonal-naive | ets
         season: 7                      # periods per season (optional)
-        scale: 1.0
+        skip: 0                        # leading periods of the history to ignore
+        scale: 1.0                     # multiply the history (growth, H100-equivalence)
     existing:                          # capacity already owned or contracted (sunk)
       - {gpu: H100-SXM, gpus: 16, from: 0, until: 11}
+    beyond_horizon: charge             # charge | prorate: commitments running past the horizon
     budget_usd_per_period: 250000      # a number or one per period
     max_supplier_share: 0.6
     unmet_penalty_usd_per_gpu_hour: 20
@@ -80,6 +83,7 @@ _TOP_KEYS = frozenset(
         "demand", "existing", "budget_usd_per_period", "max_supplier_share",
         "unmet_penalty_usd_per_gpu_hour", "spot_restart_overhead_hours", "scenarios",
         "evaluation_scenarios", "seed", "risk", "mip_gap", "time_limit_s", "notes",
+        "beyond_horizon",
     }
 )  # fmt: skip
 _OFFER_KEYS = frozenset(
@@ -88,7 +92,7 @@ _OFFER_KEYS = frozenset(
 )  # fmt: skip
 _DEMAND_KEYS = frozenset({"unit", "correlation", "projects", "history"})
 _PROJECT_KEYS = frozenset({"project", "gpu", "from", "until", "expected", "low", "high"})
-_HISTORY_KEYS = frozenset({"usage_csv", "trace", "model", "season", "scale"})
+_HISTORY_KEYS = frozenset({"usage_csv", "trace", "model", "season", "skip", "scale"})
 _EXISTING_KEYS = frozenset({"gpu", "gpus", "from", "until", "supplier"})
 
 
@@ -117,6 +121,7 @@ class HistorySpec:
     trace: str | None = None
     model: str = "auto"
     season: int | None = None
+    skip: int = 0
     scale: float = 1.0
 
 
@@ -138,8 +143,13 @@ class OfferSelection:
     contracts: frozenset[ContractKind] = frozenset(ContractKind)
     max_per_contract: int = 12
     efficiency: Mapping[str, float] = field(default_factory=dict)
-    capacity_gpus_per_offer: float | None = None
-    """GPUs one offer can supply when it states no capacity (``None``: unlimited)."""
+    capacity_gpus_per_offer: Mapping[str, float] = field(default_factory=dict)
+    """GPUs one offer can supply when it states no capacity, by supplier id, with ``default``
+    for the others (empty: unlimited)."""
+
+    def capacity_for(self, supplier: str) -> float | None:
+        caps = self.capacity_gpus_per_offer
+        return caps.get(supplier.lower(), caps.get("default"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +186,7 @@ class Scenario:
     risk: Risk | None
     mip_gap: float
     time_limit_s: float
+    prorate_beyond_horizon: bool = False
 
     @property
     def period_hours(self) -> float:
@@ -372,6 +383,7 @@ def _history(path: Path, entry: LineMap) -> HistorySpec:
         trace=trace,
         model=model,
         season=season,
+        skip=r.integer("skip", 0) or 0,
         scale=r.number("scale", 1.0) or 0.0,
     )
 
@@ -405,8 +417,18 @@ def _offers(path: Path, entry: LineMap | None) -> OfferSelection:
         contracts=contracts,
         max_per_contract=r.integer("max_per_contract", 12, low=1) or 12,
         efficiency=efficiency,
-        capacity_gpus_per_offer=r.number("capacity_gpus_per_offer", low=1.0),
+        capacity_gpus_per_offer=_capacities(path, r),
     )
+
+
+def _capacities(path: Path, r: _Reader) -> dict[str, float]:
+    value = r.get("capacity_gpus_per_offer")
+    if value is None:
+        return {}
+    if not isinstance(value, LineMap):
+        return {"default": r.number("capacity_gpus_per_offer", low=1.0) or 0.0}
+    caps = _Reader(path, value, "offers.capacity_gpus_per_offer", frozenset(value))
+    return {str(k).lower(): caps.number(str(k), low=1.0) or 0.0 for k in value}
 
 
 def _existing(path: Path, value: Any, horizon: int) -> tuple[ExistingCapacity, ...]:
@@ -503,7 +525,15 @@ def parse_scenario(text: str, path: Path, *, horizon: str | int | None = None) -
         risk=risk,
         mip_gap=r.number("mip_gap", 0.01, high=1.0) or 0.0,
         time_limit_s=r.number("time_limit_s", 120.0, low=1.0) or 120.0,
+        prorate_beyond_horizon=_beyond_horizon(r),
     )
+
+
+def _beyond_horizon(r: _Reader) -> bool:
+    value = r.text("beyond_horizon", "charge")
+    if value not in {"charge", "prorate"}:
+        raise r.error("beyond_horizon", f"must be charge or prorate, got {value!r}")
+    return value == "prorate"
 
 
 def load_scenario(path: Path, *, horizon: str | int | None = None) -> Scenario:
