@@ -1,14 +1,26 @@
 """Benchmark: procurement MILP solve time as periods, options and scenarios grow.
 
-Run: ``.venv/bin/python benchmarks/planner_scaling.py --periods 13 26 52 --scenarios 20 100``.
-Synthetic but shaped like real catalogs: a quarter each of on-demand, spot, reserved (13- and
-52-week terms) and owned options at spread prices, weekly periods, lognormal demand growth.
+Two instance families:
+
+* ``--source catalog`` (default): the startup example (``examples/startup-growth.yaml``) with
+  every contract kind allowed: real on-demand and spot offers from ../shared/data/catalog (spot
+  availability from the spot traces' pooled figure, 60%), the illustrative reserved and owned
+  quotes of ``examples/suppliers``; ``--options`` caps the number of options (the cheapest of
+  each kind kept: every committed option, a quarter of the rest spot, then on-demand). Needs
+  ../shared/data.
+* ``--source synthetic``: a quarter each of on-demand, spot, reserved (13- and 52-week terms) and
+  owned options at spread prices, lognormal demand growth (no data needed).
+
+Run: ``.venv/bin/python benchmarks/planner_scaling.py --periods 13 26 52 --options 25 50
+--scenarios 20 100``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -51,8 +63,38 @@ def problem(periods: int, options: int, scenarios: int, seed: int = 0) -> Planni
     return PlanningProblem(period_hours=np.full(periods, WEEK), options=tuple(opts), demand=demand)
 
 
+def catalog_problem(periods: int, options: int, scenarios: int) -> PlanningProblem:
+    from gpufleet.catalog.gpus import gpu_table  # noqa: PLC0415 - only this mode needs them
+    from gpufleet.cli.plan_commands import _offers  # noqa: PLC0415
+    from gpufleet.planning.assemble import assemble  # noqa: PLC0415
+    from gpufleet.planning.scenario_file import load_scenario  # noqa: PLC0415
+
+    table = gpu_table()
+    path = Path(__file__).resolve().parents[1] / "examples" / "startup-growth.yaml"
+    scenario = load_scenario(path, horizon=periods)
+    scenario = dataclasses.replace(
+        scenario,
+        scenarios=scenarios,
+        evaluation_scenarios=1,
+        offers=dataclasses.replace(
+            scenario.offers, contracts=frozenset(ContractKind), max_per_contract=options
+        ),
+    )
+    offers, _ = _offers(scenario, table)
+    problem = assemble(scenario, offers, table, spot_availability=lambda _offer: (0.6, 0.9)).in_sample
+    # Every committed option, then a quarter spot and the rest on demand (cheapest first), so
+    # that commitments have something to beat: spot alone could otherwise cover the demand.
+    committed = [o for o in problem.options if o.committed]
+    spot = [o for o in problem.options if o.contract is ContractKind.SPOT]
+    on_demand = [o for o in problem.options if o.contract is ContractKind.ON_DEMAND]
+    n_spot = (options - len(committed)) // 4
+    kept = (committed + spot[:n_spot] + on_demand)[:options]
+    return dataclasses.replace(problem, options=tuple(kept))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", choices=["catalog", "synthetic"], default="catalog")
     parser.add_argument("--periods", type=int, nargs="+", default=[52])
     parser.add_argument("--options", type=int, nargs="+", default=[50])
     parser.add_argument("--scenarios", type=int, nargs="+", default=[100])
@@ -60,11 +102,14 @@ def main() -> None:
     for t in args.periods:
         for k in args.options:
             for s in args.scenarios:
+                built = catalog_problem(t, k, s) if args.source == "catalog" else problem(t, k, s)
+                kinds = len({o.contract for o in built.options})
                 start = time.perf_counter()
-                result = plan(problem(t, k, s), mip_gap=0.01, time_limit_s=120)
+                result = plan(built, mip_gap=0.01, time_limit_s=120)
                 took = time.perf_counter() - start
                 print(
-                    f"periods {t:3d} options {k:3d} scenarios {s:4d}: {took:6.1f} s "
+                    f"{args.source}: periods {t:3d} options {len(built.options):3d} "
+                    f"({kinds} kinds) scenarios {s:4d}: {took:6.1f} s "
                     f"({result.status}, gap {result.mip_gap:.2%}, {len(result.orders)} orders)",
                     flush=True,
                 )

@@ -173,6 +173,7 @@ def assemble(
         max_supplier_share=scenario.max_supplier_share,
         existing_h100=declared.existing_h100(scenario.existing, horizon, efficiency),
         prorate_beyond_horizon=scenario.prorate_beyond_horizon,
+        max_spot_share=scenario.max_spot_share,
     )
     out_seed = scenario.seed + EVALUATION_SEED_OFFSET
     out_of_sample = replace(

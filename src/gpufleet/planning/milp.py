@@ -25,6 +25,7 @@ subject to
     A_kt <= U_k                                                           supplier capacity
     y_kts <= a_k U_k h_t                                                  flexible capacity
     sum_{k spot of j} q_k y_kts <= a_j (D_ts - E_t h_t)                   spot availability
+    sum_{k spot} q_k y_kts <= phi (D_ts - E_t h_t)                        spot share (if given)
     m_k b_kt <= x_kt <= M_k b_kt                                          minimum order
     sum_{K_c} (c_k h_t A_kt + f_k x_kt) + sum_{K_f} c_k y_kts <= B_t      budget (if given)
     V_jts <= sigma sum_j' V_j'ts                                          supplier share (if given)
@@ -33,7 +34,8 @@ where ``E_t`` is the existing fleet (H100-equivalent GPUs already owned or contr
 ``V_jts`` the capacity supplier ``j`` delivers in period ``t`` of scenario ``s`` (the demand row's
 terms of its options). Spot: ``a_j`` is the share of time supplier ``j``'s spot capacity can be
 had (estimated from the spot traces); when it is gone, the work it did needs another source, so
-spot covers at most that share of each period's demand. Work lost to preemptions is already
+spot covers at most that share of each period's demand; ``phi`` is the share of the work that
+tolerates preemption at all. Work lost to preemptions is already
 taken out of a spot option's ``q_k`` (its efficiency).
 
 Committed units are charged for their whole term even when it runs past the horizon: a contract
@@ -311,6 +313,14 @@ def _spot_share(
             availability[o.supplier] = max(availability.get(o.supplier, 0.0), o.availability)
     for supplier, terms in by_supplier.items():
         m.row(terms, ub=availability[supplier] * demand)
+    if problem.max_spot_share is not None:
+        spot = [
+            (cols.use[(k, t, s)], o.h100_per_unit)
+            for k, o in enumerate(problem.options)
+            if o.contract is ContractKind.SPOT and (k, t, s) in cols.use
+        ]
+        if spot:
+            m.row(spot, ub=problem.max_spot_share * demand)
 
 
 def _budget_and_share(

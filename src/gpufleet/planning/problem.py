@@ -94,6 +94,9 @@ class PlanningProblem:
     """Most of any period's delivered capacity that one supplier may provide, in (0, 1]."""
     existing_h100: NDArray[np.float64] | None = None
     """H100-equivalent GPUs already owned or contracted in each period (T,): sunk, free to use."""
+    max_spot_share: float | None = None
+    """Most of each period's demand that spot (all suppliers together) may serve: the share of
+    the work that tolerates preemption. ``None``: no limit beyond each supplier's availability."""
     prorate_beyond_horizon: bool = False
     """Charge commitments only for the part of their term inside the horizon (demand goes on
     after it); ``False``: the whole contract, as signed."""
@@ -112,6 +115,38 @@ class PlanningProblem:
         if probabilities.size == 1 and demand.shape[0] > 1:
             probabilities = np.full(demand.shape[0], 1 / demand.shape[0])
         object.__setattr__(self, "probabilities", probabilities)
+        problems = [
+            *self._shape_problems(),
+            *(
+                message
+                for failed, message in (
+                    (
+                        self.budget_usd is not None
+                        and bool((np.isnan(self.budget_usd) | (self.budget_usd < 0)).any()),
+                        "budget_usd must be >= 0 (inf for no limit)",
+                    ),
+                    (
+                        self.max_supplier_share is not None
+                        and not 0 < self.max_supplier_share <= 1,
+                        "max_supplier_share must be in (0, 1]",
+                    ),
+                    (
+                        self.max_spot_share is not None and not 0 <= self.max_spot_share <= 1,
+                        "max_spot_share must be in [0, 1]",
+                    ),
+                    (
+                        self.existing_h100 is not None and bool((self.existing_h100 < 0).any()),
+                        "existing_h100 must be >= 0",
+                    ),
+                )
+                if failed
+            ),
+        ]
+        if problems:
+            raise ValueError("planning problem: " + "; ".join(problems))
+
+    def _shape_problems(self) -> list[str]:
+        demand, hours, probabilities = self.demand, self.period_hours, self.probabilities
         problems = []
         if demand.shape[1] != hours.size:
             problems.append(f"demand has {demand.shape[1]} periods, period_hours {hours.size}")
@@ -123,17 +158,7 @@ class PlanningProblem:
             problems.append("no capacity options")
         if self.cvar_weight and not (self.cvar_alpha and 0 < self.cvar_alpha < 1):
             problems.append("cvar_alpha must be in (0, 1) when cvar_weight > 0")
-        if (
-            self.budget_usd is not None
-            and (np.isnan(self.budget_usd) | (self.budget_usd < 0)).any()
-        ):
-            problems.append("budget_usd must be >= 0 (inf for no limit)")
-        if self.max_supplier_share is not None and not 0 < self.max_supplier_share <= 1:
-            problems.append("max_supplier_share must be in (0, 1]")
-        if self.existing_h100 is not None and (self.existing_h100 < 0).any():
-            problems.append("existing_h100 must be >= 0")
-        if problems:
-            raise ValueError("planning problem: " + "; ".join(problems))
+        return problems
 
     @property
     def periods(self) -> int:

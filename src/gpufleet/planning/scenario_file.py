@@ -42,6 +42,7 @@ to judge a plan — the input of ``gpufleet plan SCENARIO.yaml``.
     beyond_horizon: charge             # charge | prorate: commitments running past the horizon
     budget_usd_per_period: 250000      # a number or one per period
     max_supplier_share: 0.6
+    max_spot_share: 0.5                # share of the work that tolerates preemption (spot)
     unmet_penalty_usd_per_gpu_hour: 20
     spot_restart_overhead_hours: 0.25  # work lost per spot preemption
     scenarios: 200                     # in-sample scenarios the plan is optimised on
@@ -83,7 +84,7 @@ _TOP_KEYS = frozenset(
         "demand", "existing", "budget_usd_per_period", "max_supplier_share",
         "unmet_penalty_usd_per_gpu_hour", "spot_restart_overhead_hours", "scenarios",
         "evaluation_scenarios", "seed", "risk", "mip_gap", "time_limit_s", "notes",
-        "beyond_horizon",
+        "beyond_horizon", "max_spot_share",
     }
 )  # fmt: skip
 _OFFER_KEYS = frozenset(
@@ -187,6 +188,7 @@ class Scenario:
     mip_gap: float
     time_limit_s: float
     prorate_beyond_horizon: bool = False
+    max_spot_share: float | None = None
 
     @property
     def period_hours(self) -> float:
@@ -526,6 +528,7 @@ def parse_scenario(text: str, path: Path, *, horizon: str | int | None = None) -
         mip_gap=r.number("mip_gap", 0.01, high=1.0) or 0.0,
         time_limit_s=r.number("time_limit_s", 120.0, low=1.0) or 120.0,
         prorate_beyond_horizon=_beyond_horizon(r),
+        max_spot_share=r.number("max_spot_share", high=1.0),
     )
 
 

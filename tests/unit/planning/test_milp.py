@@ -258,3 +258,15 @@ def test_spot_covers_at_most_its_availability_share_of_demand() -> None:
     result = plan(problem)
     assert result.flexible_unit_hours["cloud-spot"][0] == pytest.approx(6 * MONTH)
     assert result.flexible_unit_hours["cloud"][0] == pytest.approx(4 * MONTH)
+
+
+def test_only_the_preemptible_share_of_demand_goes_to_spot() -> None:
+    spot = option("cheap-spot", ContractKind.SPOT, price_usd_per_unit_hour=0.5)
+    on_demand = option("cloud", ContractKind.ON_DEMAND, price_usd_per_unit_hour=3.0)
+    problem = PlanningProblem(
+        period_hours=np.array([MONTH]), options=(spot, on_demand), demand=np.array([[10 * MONTH]]),
+        max_spot_share=0.3,
+    )  # fmt: skip
+    result = plan(problem)
+    assert result.flexible_unit_hours["cheap-spot"][0] == pytest.approx(3 * MONTH)
+    assert result.flexible_unit_hours["cloud"][0] == pytest.approx(7 * MONTH)
