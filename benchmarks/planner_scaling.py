@@ -65,7 +65,7 @@ def problem(periods: int, options: int, scenarios: int, seed: int = 0) -> Planni
 
 def catalog_problem(periods: int, options: int, scenarios: int) -> PlanningProblem:
     from gpufleet.catalog.gpus import gpu_table  # noqa: PLC0415 - only this mode needs them
-    from gpufleet.cli.plan_commands import _offers  # noqa: PLC0415
+    from gpufleet.cli.plan_commands import scenario_offers  # noqa: PLC0415
     from gpufleet.planning.assemble import assemble  # noqa: PLC0415
     from gpufleet.planning.scenario_file import load_scenario  # noqa: PLC0415
 
@@ -80,8 +80,10 @@ def catalog_problem(periods: int, options: int, scenarios: int) -> PlanningProbl
             scenario.offers, contracts=frozenset(ContractKind), max_per_contract=options
         ),
     )
-    offers, _ = _offers(scenario, table)
-    problem = assemble(scenario, offers, table, spot_availability=lambda _offer: (0.6, 0.9)).in_sample
+    offers, _ = scenario_offers(scenario, table)
+    problem = assemble(
+        scenario, offers, table, spot_availability=lambda _offer: (0.6, 0.9)
+    ).in_sample
     # Every committed option, then a quarter spot and the rest on demand (cheapest first), so
     # that commitments have something to beat: spot alone could otherwise cover the demand.
     committed = [o for o in problem.options if o.committed]

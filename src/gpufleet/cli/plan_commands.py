@@ -47,7 +47,8 @@ from gpufleet.sim.traces.usage import UsageHistory, read_openb_history, read_usa
 DEFAULT_SPOT_AVAILABILITY = 0.8
 
 
-def _offers(scenario: Scenario, table: GpuTable) -> tuple[list[Offer], str]:
+def scenario_offers(scenario: Scenario, table: GpuTable) -> tuple[list[Offer], str]:
+    """The offers a scenario names (catalog and supplier files), and where they came from."""
     selection = scenario.offers
     shared = find_shared_data(os.environ, Path.cwd())
     if selection.catalog == "none":
@@ -312,7 +313,7 @@ def plan_command(
             scenario, **{k: v for k, v in overrides.items() if v is not None}
         )
         notes: list[str] = []
-        offers, described = _offers(scenario, table)
+        offers, described = scenario_offers(scenario, table)
         spot = _spot_model(scenario, table, notes)
         history = _history(scenario, notes)
         assembled = assemble(
