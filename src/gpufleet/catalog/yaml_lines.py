@@ -6,6 +6,7 @@ keys are errors: YAML would otherwise keep the last one silently.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -27,12 +28,23 @@ class LineLoader(yaml.SafeLoader):
     pass
 
 
+# YAML 1.1 (PyYAML) reads ``1e6`` as text; YAML 1.2 and every person read it as a number.
+LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
 def _construct_mapping(loader: LineLoader, node: MappingNode) -> LineMap:
-    keys = [k.value for k, _ in node.value if isinstance(k, ScalarNode)]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1})
-    if duplicates:
-        msg = f"duplicate key(s) {', '.join(duplicates)}"
-        raise yaml.constructor.ConstructorError(None, None, msg, node.start_mark)
+    seen: set[str] = set()
+    for key, _ in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if key.value in seen:
+            msg = f"duplicate key(s) {key.value}"
+            raise yaml.constructor.ConstructorError(None, None, msg, key.start_mark)
+        seen.add(key.value)
     mapping = LineMap({str(k): v for k, v in loader.construct_mapping(node, deep=True).items()})
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from numpy.typing import NDArray
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -60,7 +61,17 @@ def scenario_offers(scenario: Scenario, table: GpuTable) -> tuple[list[Offer], s
             builtin=True if selection.catalog == "builtin" else None,
         )
     loaded = load_offers(sources, table)
-    return loaded.offers, sources.describe()
+    catalogs = tuple(str(c) for c in sources.catalogs)
+    broken = [p for p in loaded.report.problems if not p.path.startswith(catalogs or ("\0",))]
+    if broken:
+        # A contract the scenario names must be read whole: a skipped offer changes the plan.
+        lines = "\n  ".join(str(p) for p in broken)
+        msg = f"{len(broken)} problem(s) in the supplier files this scenario names:\n  {lines}"
+        raise AssemblyError(msg)
+    described = sources.describe()
+    if loaded.report.problems:
+        described += f" ({len(loaded.report.problems)} catalog rows could not be read)"
+    return loaded.offers, described
 
 
 def _spot_model(
@@ -162,13 +173,24 @@ def _progress_reporter(progress: Progress) -> Callable[[str, int, int], None]:
     return report
 
 
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _periods(count: int, period: str) -> str:
-    return f"{count} {period}" + ("" if count == 1 else "s")
+    return _count(count, period)
 
 
 def _percent(value: float) -> str:
     """``+1.2%``; a value that rounds to zero prints as ``+0.0%``, never ``-0.0%``."""
     return f"{0.0 if abs(value) < 5e-4 else value:+.1%}"
+
+
+def _relative(value: float, base: float) -> str:
+    """``value`` against ``base`` in percent; ``—`` when ``base`` is zero (nothing to pay)."""
+    if base <= 0:
+        return "+0.0%" if value <= 0 else "—"
+    return _percent(value / base - 1)
 
 
 def _money(value: float) -> str:
@@ -212,7 +234,7 @@ def _comparison_table(study: Study) -> Table:
         table.add_column(name, justify="left" if name == "strategy" else "right")
     ours = study.ours.expected_cost_usd
     for e in study.evaluations:
-        versus = "—" if e.name == OURS else _percent(e.expected_cost_usd / ours - 1)
+        versus = "—" if e.name == OURS else _relative(e.expected_cost_usd, ours)
         table.add_row(
             f"[bold]{e.name}[/bold]" if e.name == OURS else e.name,
             _money(e.expected_cost_usd),
@@ -330,8 +352,9 @@ def plan_command(
     notes = [f"offers from {described}", *notes, *assembled.notes]
     problem = assembled.in_sample
     err.print(
-        f"[bold]{scenario.name}[/bold]: {scenario.horizon} {scenario.period}s, "
-        f"{len(problem.options)} capacity options from {len(problem.suppliers)} suppliers, "
+        f"[bold]{escape(scenario.name)}[/bold]: {_periods(scenario.horizon, scenario.period)}, "
+        f"{_count(len(problem.options), 'capacity option')} from "
+        f"{_count(len(problem.suppliers), 'supplier')}, "
         f"{scenario.scenarios} scenarios to plan on, {scenario.evaluation_scenarios} to judge on"
         + (f", risk {scenario.risk}" if scenario.risk else ""),
         highlight=False,

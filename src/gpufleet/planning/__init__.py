@@ -2,12 +2,12 @@
 
 Pure: ``plan(problem) -> ProcurementPlan`` reads nothing but its input and does no I/O.
 
-Today (issue 4, first part): the problem model (``problem.py``); the two-stage stochastic MILP
-solved with HiGHS (``milp.py``, formulation in its docstring); the baselines, the
-perfect-foresight bound and out-of-sample evaluation (``evaluate.py``); options built from
-catalog offers and supplier contracts (``build.py``). Still to come: demand scenarios from
-declared demand and forecasts, spot availability from the traces, budgets and supplier shares,
-the CLI, the report and the examples.
+The problem model (``problem.py``); the two-stage stochastic MILP on HiGHS (``milp.py``,
+formulation in its docstring); baselines, the perfect-foresight bound and out-of-sample
+evaluation (``evaluate.py``, ``study.py``); options from catalog offers and contracts
+(``build.py``); scenario files (``scenario_file.py``), declared demand (``demand.py``), forecasts
+from usage history (``forecast.py``), spot estimates (``spot.py``), and their assembly into
+problems (``assemble.py``). ``docs/planning.md`` explains the model and the results.
 """
 
 from gpufleet.planning.evaluate import Evaluation, Strategy, compare, evaluate, perfect_foresight

@@ -42,17 +42,29 @@ class AssemblyError(ValueError):
     pass
 
 
-def _efficiency(scenario: Scenario, table: GpuTable) -> Callable[[str | None], float]:
+def _model_id(scenario: Scenario, table: GpuTable, gpu: str, where: str) -> str:
+    try:
+        return table.get(gpu).id
+    except UnknownGpuError as exc:
+        raise AssemblyError(f"{scenario.path}: {where}: {exc}") from None
+
+
+def _overrides(scenario: Scenario, table: GpuTable) -> dict[str, float]:
+    """``offers.efficiency`` by model id: a key that names no model is an error, not ignored."""
+    return {
+        _model_id(scenario, table, gpu, "offers.efficiency"): value
+        for gpu, value in scenario.offers.efficiency.items()
+    }
+
+
+def _efficiency(
+    scenario: Scenario, table: GpuTable, reference: str, overrides: dict[str, float]
+) -> Callable[[str | None], float]:
     def of(gpu: str | None) -> float:
         if gpu is None:
             return 1.0
-        try:
-            model = table.get(gpu).id
-        except UnknownGpuError as exc:
-            raise AssemblyError(f"{scenario.path}: demand or existing capacity: {exc}") from None
-        value = efficiency_of(
-            model, table, table.get(scenario.reference_gpu).id, scenario.offers.efficiency
-        )
+        model = _model_id(scenario, table, gpu, "demand or existing capacity")
+        value = efficiency_of(model, table, reference, overrides)
         if value is None:
             msg = (
                 f"{scenario.path}: no throughput figure for {model}; "
@@ -85,9 +97,16 @@ def select_offers(scenario: Scenario, offers: Sequence[Offer], table: GpuTable) 
         kept = offer
         cap = scenario.offers.capacity_for(offer.supplier)
         if cap is not None and offer.capacity_units is None:
-            kept = replace(offer, capacity_units=max(1, math.floor(cap / offer.gpus_per_unit)))
+            units = max(offer.min_units, math.floor(cap / offer.gpus_per_unit))
+            kept = replace(offer, capacity_units=units)
         if offer.contract not in contracts:  # keep only its spot side
-            kept = replace(kept, contract=ContractKind.SPOT, price_usd_per_hour=None)
+            kept = replace(
+                kept,
+                contract=ContractKind.SPOT,
+                price_usd_per_hour=None,
+                term_months=None,
+                upfront_usd=0.0,
+            )
         elif ContractKind.SPOT not in contracts and offer.spot_price_usd_per_hour is not None:
             kept = replace(kept, spot_price_usd_per_hour=None)
         chosen.append(kept)
@@ -118,14 +137,16 @@ def assemble(
     ``history_forecast``: the forecast demand paths from usage history as (in-sample,
     out-of-sample) arrays of H100-equivalent GPU-hours, shapes (S, T) and (S', T).
     """
-    efficiency = _efficiency(scenario, table)
+    reference = _model_id(scenario, table, scenario.reference_gpu, "reference_gpu")
+    overrides = _overrides(scenario, table)
+    efficiency = _efficiency(scenario, table, reference, overrides)
     chosen = select_offers(scenario, offers, table)
     built = options_from_offers(
         chosen,
         table,
         period_hours=scenario.period_hours,
-        reference=table.get(scenario.reference_gpu).id,
-        efficiency=scenario.offers.efficiency,
+        reference=reference,
+        efficiency=overrides,
         spot_availability=spot_availability,
     )
     options = _prune(built.options, scenario.offers.max_per_contract)

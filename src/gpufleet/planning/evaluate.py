@@ -162,9 +162,7 @@ def perfect_foresight(
     (up to each solve's MIP gap). ``progress(done, total)`` is called after each scenario."""
     costs, unmet = [], []
     for s in range(scenarios.scenarios):
-        one = dataclasses.replace(
-            scenarios, demand=scenarios.demand[s : s + 1], probabilities=np.ones(1), cvar_weight=0.0
-        )
+        one = scenarios.only_scenario(s)
         result = plan(one, mip_gap=mip_gap, time_limit_s=time_limit_s)
         costs.append(result.expected_cost_usd)
         unmet.append(float(result.unmet_gpu_hours.sum()))

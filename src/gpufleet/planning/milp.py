@@ -30,6 +30,16 @@ subject to
     sum_{K_c} (c_k h_t A_kt + f_k x_kt) + sum_{K_f} c_k y_kts <= B_t      budget (if given)
     V_jts <= sigma sum_j' V_j'ts                                          supplier share (if given)
     z_s >= C1 + C2_s - eta,  z_s >= 0                                     CVaR (if used)
+With demand classes ``c`` (e.g. training, inference; ``D_cts``), the demand row becomes one row
+per class, fed by flows ``w_kcts >= 0`` (unit-hours of option ``k`` given to class ``c``) at the
+substitution matrix's efficiency ``e_kc`` (zero: ``k`` cannot serve ``c``)::
+
+    sum_k g_k e_kc w_kcts + w^E_cts + u_cts >= D_cts                      class demand
+    sum_c w_kcts <= r_k h_t A_kt  (committed),   sum_c w_kcts <= y_kts  (flexible)
+    sum_c w^E_cts <= E_t h_t                                              existing fleet
+
+with ``g_k`` GPUs per unit; ``q_k = g_k e_k`` above is the single-class case.
+
 where ``E_t`` is the existing fleet (H100-equivalent GPUs already owned or contracted, sunk) and
 ``V_jts`` the capacity supplier ``j`` delivers in period ``t`` of scenario ``s`` (the demand row's
 terms of its options). Spot: ``a_j`` is the share of time supplier ``j``'s spot capacity can be
@@ -208,6 +218,7 @@ class _Columns:
     use: dict[tuple[int, int, int], int]
     """(option, period, scenario) -> unit-hours of a flexible option."""
     unmet: NDArray[np.int64]
+    """(scenario, class, period) -> the column of unmet demand."""
     scenario_cost: list[list[tuple[int, float]]]
     spend: dict[tuple[int, int], list[tuple[int, float]]] = field(default_factory=dict)
     """(period, scenario) -> the terms of what is spent in that period."""
@@ -269,13 +280,21 @@ def _committed_terms(
 def _second_stage(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None:
     hours, p = problem.period_hours, problem.probabilities
     demand = problem.net_demand
-    cols.unmet = np.empty((problem.scenarios, problem.periods), dtype=np.int64)
+    cols.unmet = np.empty(
+        (problem.scenarios, len(problem.class_names), problem.periods), dtype=np.int64
+    )
     cols.scenario_cost = [[] for _ in range(problem.scenarios)]
     committed = [_committed_terms(problem, cols, t) for t in range(problem.periods)]
     for s in range(problem.scenarios):
         for t in range(problem.periods):
             delivered = list(committed[t][0])
             spend = list(committed[t][1])
+            # (column, unit-hours one unit of it makes available, option) for the class flows
+            sources = [
+                (cols.active[(k, t)], o.reliability * float(hours[t]), k)
+                for k, o in enumerate(problem.options)
+                if o.committed and (k, t) in cols.active
+            ]
             for k, o in enumerate(problem.options):
                 if o.committed:
                     continue
@@ -288,16 +307,60 @@ def _second_stage(problem: PlanningProblem, m: _Builder, cols: _Columns) -> None
                 cols.use[(k, t, s)] = y
                 delivered.append((y, o.h100_per_unit, o.supplier))
                 spend.append((y, o.price_usd_per_unit_hour))
+                sources.append((y, 1.0, k))
                 cols.scenario_cost[s].append((y, o.price_usd_per_unit_hour))
-            penalty = problem.unmet_penalty_usd_per_gpu_hour
-            u = m.var(float(p[s]) * penalty)
-            cols.unmet[s, t] = u
-            cols.scenario_cost[s].append((u, penalty))
-            m.row([(c, v) for c, v, _ in delivered] + [(u, 1.0)], lb=float(demand[s, t]))
+            if problem.classes:
+                _class_rows(problem, m, cols, (s, t), sources)
+            else:
+                u = _unmet(problem, m, cols, (s, 0, t))
+                m.row([(c, v) for c, v, _ in delivered] + [(u, 1.0)], lb=float(demand[s, t]))
             _spot_share(problem, m, cols, t, s, demand=float(demand[s, t]))
             cols.spend[(t, s)] = spend
             cols.delivered[(t, s)] = delivered
             _budget_and_share(problem, m, t, spend, delivered)
+
+
+def _unmet(problem: PlanningProblem, m: _Builder, cols: _Columns, at: tuple[int, int, int]) -> int:
+    s = at[0]
+    penalty = problem.unmet_penalty_usd_per_gpu_hour
+    u = m.var(float(problem.probabilities[s]) * penalty)
+    cols.unmet[at] = u
+    cols.scenario_cost[s].append((u, penalty))
+    return u
+
+
+def _class_rows(
+    problem: PlanningProblem,
+    m: _Builder,
+    cols: _Columns,
+    at: tuple[int, int],
+    sources: list[tuple[int, float, int]],
+) -> None:
+    """Demand classes: each source's unit-hours flow to the classes its option serves, at the
+    option's efficiency for that class (the substitution matrix); one demand row per class."""
+    s, t = at
+    classes = problem.classes
+    serving: list[list[tuple[int, float]]] = [[] for _ in classes]
+    for col, per_unit, k in sources:
+        option = problem.options[k]
+        flows = []
+        for c, name in enumerate(classes):
+            efficiency = option.class_efficiency(name)
+            if efficiency:
+                w = m.var(0.0)
+                flows.append((w, 1.0))
+                serving[c].append((w, option.gpus_per_unit * efficiency))
+        if flows:
+            m.row([*flows, (col, -per_unit)], ub=0.0)
+    if problem.existing_h100 is not None and problem.existing_h100[t] > 0:
+        existing = [m.var(0.0) for _ in classes]
+        for c, w in enumerate(existing):
+            serving[c].append((w, 1.0))
+        capacity = float(problem.existing_h100[t] * problem.period_hours[t])
+        m.row([(w, 1.0) for w in existing], ub=capacity)
+    for c in range(len(classes)):
+        u = _unmet(problem, m, cols, (s, c, t))
+        m.row([*serving[c], (u, 1.0)], lb=float(problem.demand_by_class[s, c, t]))
 
 
 def _spot_share(
@@ -457,7 +520,7 @@ def _extract(
         committed_cost_usd=committed,
         expected_cost_usd=float(p @ per_scenario),
         cost_per_scenario_usd=per_scenario,
-        unmet_gpu_hours=values[cols.unmet],
+        unmet_gpu_hours=values[cols.unmet].sum(axis=1),
         status=status,
         mip_gap=gap if math.isfinite(gap) else 0.0,
         solve_s=time.perf_counter() - started,
@@ -475,7 +538,7 @@ def diagnose(
     fall short. Causes: the budget, supplier capacity, the per-supplier share, lead times (no
     committed option available yet and flexible capacity exhausted), and an unmet-demand penalty
     below the cheapest capacity."""
-    unmet = values[cols.unmet]
+    unmet = values[cols.unmet].sum(axis=1)
     short = unmet > 1e-6 * max(1.0, float(problem.demand.max()))
     if not short.any():
         return ()

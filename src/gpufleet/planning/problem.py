@@ -7,6 +7,8 @@ being ``gpus_per_unit`` GPUs (an instance, a server, a contract block).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +43,10 @@ class CapacityOption:
     from one supplier then covers at most this share of demand."""
     reliability: float = 1.0
     """Committed options: expected fraction of ordered units that arrive and work."""
+    serves: Mapping[str, float] | None = None
+    """With demand classes: the classes this option can serve, each with its H100-equivalents per
+    GPU for that class (a row of the substitution matrix). ``None``: every class at
+    ``efficiency``."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -54,6 +60,8 @@ class CapacityOption:
             problems.append("availability and reliability must be in (0, 1]")
         if self.max_units is not None and self.max_units < 0:
             problems.append("max_units must be >= 0")
+        if self.serves is not None and any(v <= 0 for v in self.serves.values()):
+            problems.append("serves: every class efficiency must be > 0")
         if problems:
             raise ValueError(f"option {self.name!r}: " + "; ".join(problems))
 
@@ -65,6 +73,12 @@ class CapacityOption:
     @property
     def h100_per_unit(self) -> float:
         return self.gpus_per_unit * self.efficiency
+
+    def class_efficiency(self, demand_class: str) -> float | None:
+        """H100-equivalents per GPU for ``demand_class``; ``None`` if it cannot serve it."""
+        if self.serves is None:
+            return self.efficiency
+        return self.serves.get(demand_class)
 
     def usd_per_h100_hour(self, period_hours: float) -> float:
         """All-in price of one delivered H100-equivalent hour: the hourly price plus the upfront
@@ -97,6 +111,11 @@ class PlanningProblem:
     max_spot_share: float | None = None
     """Most of each period's demand that spot (all suppliers together) may serve: the share of
     the work that tolerates preemption. ``None``: no limit beyond each supplier's availability."""
+    classes: tuple[str, ...] = ()
+    """Demand classes (e.g. ``training``, ``inference``); empty: one class, served by all."""
+    class_demand: NDArray[np.float64] | None = None
+    """With ``classes``: demand per scenario, class and period (S, C, T); ``demand`` is then its
+    sum over classes."""
     prorate_beyond_horizon: bool = False
     """Charge commitments only for the part of their term inside the horizon (demand goes on
     after it); ``False``: the whole contract, as signed."""
@@ -106,6 +125,11 @@ class PlanningProblem:
         object.__setattr__(self, "demand", demand)
         hours = np.asarray(self.period_hours, dtype=np.float64)
         object.__setattr__(self, "period_hours", hours)
+        if self.class_demand is not None:
+            by_class = np.asarray(self.class_demand, dtype=np.float64)
+            object.__setattr__(self, "class_demand", by_class)
+            demand = by_class.sum(axis=1) if by_class.ndim == 3 else demand
+            object.__setattr__(self, "demand", demand)
         for name in ("budget_usd", "existing_h100"):
             value = getattr(self, name)
             if value is not None:
@@ -148,6 +172,18 @@ class PlanningProblem:
     def _shape_problems(self) -> list[str]:
         demand, hours, probabilities = self.demand, self.period_hours, self.probabilities
         problems = []
+        by_class = self.class_demand
+        if (by_class is None) != (not self.classes) or (
+            by_class is not None
+            and (
+                by_class.ndim != 3 or by_class.shape[1] != len(self.classes) or (by_class < 0).any()
+            )
+        ):
+            problems.append("classes need class_demand of shape (scenarios, classes, periods) >= 0")
+        elif self.classes and not all(
+            any(o.class_efficiency(c) for o in self.options) for c in self.classes
+        ):
+            problems.append("every demand class needs an option that serves it")
         if demand.shape[1] != hours.size:
             problems.append(f"demand has {demand.shape[1]} periods, period_hours {hours.size}")
         if probabilities.size != demand.shape[0] or not np.isclose(probabilities.sum(), 1):
@@ -167,6 +203,27 @@ class PlanningProblem:
     @property
     def scenarios(self) -> int:
         return int(self.demand.shape[0])
+
+    @property
+    def demand_by_class(self) -> NDArray[np.float64]:
+        """(S, C, T): the class demand, or the demand as a single class."""
+        if self.class_demand is not None:
+            return self.class_demand
+        return self.demand[:, None, :]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.classes or ("all",)
+
+    def only_scenario(self, s: int) -> PlanningProblem:
+        """Scenario ``s`` alone, with probability 1 and no risk term."""
+        return dataclasses.replace(
+            self,
+            demand=self.demand[s : s + 1],
+            class_demand=None if self.class_demand is None else self.class_demand[s : s + 1],
+            probabilities=np.ones(1),
+            cvar_weight=0.0,
+        )
 
     @property
     def net_demand(self) -> NDArray[np.float64]:

@@ -294,7 +294,8 @@ def parse_horizon(value: str | int, period: str) -> int:
 
 def parse_risk(value: str) -> Risk:
     """``cvar:0.95`` or ``cvar:0.95@0.5`` (CVaR level, weight of the CVaR term)."""
-    match = re.fullmatch(r"\s*cvar\s*:\s*([0-9.]+)\s*(?:@\s*([0-9.]+))?\s*", value)
+    number = r"(\d+(?:\.\d*)?|\.\d+)"
+    match = re.fullmatch(rf"\s*cvar\s*:\s*{number}\s*(?:@\s*{number})?\s*", value)
     if not match:
         msg = f"risk must look like cvar:0.95 or cvar:0.95@0.5, got {value!r}"
         raise ValueError(msg)
@@ -335,10 +336,10 @@ def _span(reader: _Reader, horizon: int) -> tuple[int, int]:
     first = reader.integer("from", 0) or 0
     last = reader.integer("until", horizon - 1)
     last = horizon - 1 if last is None else last
+    if first >= horizon:  # before the until check: a missing until defaults to the last period
+        raise reader.error("from", f"starts at period {first}, beyond the horizon of {horizon}")
     if first > last:
         raise reader.error("until", f"until ({last}) is before from ({first})")
-    if first >= horizon:
-        raise reader.error("from", f"starts at period {first}, beyond the horizon of {horizon}")
     return first, min(last, horizon - 1)
 
 
@@ -350,7 +351,10 @@ def _project(path: Path, entry: Any, index: int, horizon: int) -> DemandLine:
     if not name:
         raise r.error("project", "project is required")
     first, last = _span(r, horizon)
-    span = last - first + 1
+    # A ramp or a list runs over the declared span even where it passes the horizon: a shorter
+    # horizon cuts the demand off, it does not compress it.
+    until = r.integer("until")
+    span = (last if until is None else until) - first + 1
     expected = _series(r, "expected", span)
     if expected is None:
         raise r.error("expected", "expected is required")
@@ -365,7 +369,7 @@ def _project(path: Path, entry: Any, index: int, horizon: int) -> DemandLine:
 
     def full(values: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.zeros(horizon)
-        out[first : last + 1] = values
+        out[first : last + 1] = values[: last - first + 1]
         return out
 
     return DemandLine(name, r.text("gpu"), full(low), full(expected), full(high))

@@ -4,6 +4,7 @@ perfect-foresight bound on fresh out-of-sample scenarios. What ``gpufleet plan``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,8 +43,12 @@ class Study:
 
     @property
     def gap_to_bound(self) -> float:
-        """Our expected cost over the bound's, minus one (0.05 = 5% above the bound)."""
-        return self.ours.expected_cost_usd / self.bound.expected_cost_usd - 1
+        """Our expected cost over the bound's, minus one (0.05 = 5% above the bound); 0 when
+        both cost nothing (the existing fleet covers the demand)."""
+        ours, bound = self.ours.expected_cost_usd, self.bound.expected_cost_usd
+        if bound <= 0:
+            return 0.0 if ours <= 1e-9 else math.inf
+        return ours / bound - 1
 
     @property
     def beats_every_baseline(self) -> bool:

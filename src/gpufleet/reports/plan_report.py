@@ -26,6 +26,8 @@ from gpufleet.domain.offer import ContractKind
 from gpufleet.planning.assemble import Assembled
 from gpufleet.planning.study import OURS, Study
 
+STACK_ORDER = (ContractKind.OWNED, ContractKind.RESERVED, ContractKind.ON_DEMAND, ContractKind.SPOT)
+"""Commitments at the bottom of the capacity plot, what is rented on top."""
 KIND_COLOURS = {
     "existing": "#7f7f7f",
     ContractKind.OWNED.value: "#1f4e79",
@@ -53,7 +55,7 @@ def capacity_by_kind(assembled: Assembled, study: Study) -> dict[str, NDArray[np
         option = options[name]
         layer = layers.setdefault(option.contract.value, np.zeros(periods))
         layer += unit_hours * option.h100_per_unit / problem.period_hours
-    stacking = ["existing", *(k.value for k in ContractKind)]
+    stacking = ["existing", *(k.value for k in STACK_ORDER)]
     return {k: layers[k] for k in stacking if k in layers}
 
 
@@ -95,7 +97,9 @@ def cost_plot(study: Study) -> str:
     rows = [e for e in study.evaluations if e.cost_per_scenario_usd.size]
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.6))
     data = [e.cost_per_scenario_usd / 1e3 for e in rows]
-    box = ax.boxplot(data, vert=False, whis=(5, 95), showfliers=False, patch_artist=True)
+    box = ax.boxplot(
+        data, orientation="horizontal", whis=(5, 95), showfliers=False, patch_artist=True
+    )
     for patch, e in zip(box["boxes"], rows, strict=True):
         patch.set_facecolor("#2e86c1" if e.name == OURS else "#d5d8dc")
     ax.set_yticks(range(1, len(rows) + 1), [e.name for e in rows])

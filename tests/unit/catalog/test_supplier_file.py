@@ -69,7 +69,7 @@ def test_strict_mode_raises_on_the_first_bad_entry(table: GpuTable) -> None:
         (
             "format: gpufleet-supplier/v1\nsupplier: x\nsupplier: y\noffers: []\n",
             "duplicate key",
-            1,
+            3,  # the duplicate's own line
         ),
         ("format: gpufleet-supplier/v1\nsupplier: [x\n", "not valid YAML: while parsing", 3),
         ("- just\n- a list\n", "must be a YAML mapping", 1),

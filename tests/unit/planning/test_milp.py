@@ -270,3 +270,40 @@ def test_only_the_preemptible_share_of_demand_goes_to_spot() -> None:
     result = plan(problem)
     assert result.flexible_unit_hours["cheap-spot"][0] == pytest.approx(3 * MONTH)
     assert result.flexible_unit_hours["cloud"][0] == pytest.approx(7 * MONTH)
+
+
+def _two_classes(*options: CapacityOption, training: float, inference: float) -> PlanningProblem:
+    by_class = np.array([[[training * MONTH], [inference * MONTH]]])
+    return PlanningProblem(
+        period_hours=np.array([MONTH]), options=options, demand=by_class.sum(axis=1),
+        classes=("training", "inference"), class_demand=by_class,
+    )  # fmt: skip
+
+
+def test_demand_classes_follow_the_substitution_matrix() -> None:
+    # Training runs only on H100s ($3/h); inference also on L4s, each worth 0.3 H100 for it
+    # ($0.5/h: $1.67 per H100-equivalent hour), so inference goes to L4s.
+    h100 = option("h100", ContractKind.ON_DEMAND, price_usd_per_unit_hour=3.0,
+                  serves={"training": 1.0, "inference": 1.0})  # fmt: skip
+    l4 = option("l4", ContractKind.ON_DEMAND, price_usd_per_unit_hour=0.5, efficiency=0.3,
+                serves={"inference": 0.3})  # fmt: skip
+    result = plan(_two_classes(h100, l4, training=10, inference=6))
+    assert result.flexible_unit_hours["h100"][0] == pytest.approx(10 * MONTH)
+    assert result.flexible_unit_hours["l4"][0] == pytest.approx(20 * MONTH)
+    assert result.unmet_gpu_hours.sum() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_committed_capacity_is_shared_between_classes_within_its_size() -> None:
+    # 16 reserved H100s serve both classes; the 4 GPUs beyond them are rented.
+    reserved = option("colo", ContractKind.RESERVED, gpus_per_unit=16, max_units=1.0,
+                      price_usd_per_unit_hour=16.0)  # fmt: skip
+    cloud = option("cloud", ContractKind.ON_DEMAND, price_usd_per_unit_hour=3.0)
+    result = plan(_two_classes(reserved, cloud, training=12, inference=8))
+    assert [(o.option, o.units) for o in result.orders] == [("colo", 1)]
+    assert result.flexible_unit_hours["cloud"][0] == pytest.approx(4 * MONTH)
+
+
+def test_a_class_nobody_serves_is_an_error() -> None:
+    h100 = option("h100", ContractKind.ON_DEMAND, serves={"training": 1.0})
+    with pytest.raises(ValueError, match="every demand class needs an option"):
+        _two_classes(h100, training=1, inference=1)
