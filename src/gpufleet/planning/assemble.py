@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +22,7 @@ from gpufleet.domain.offer import ContractKind, Offer
 from gpufleet.planning import demand as declared
 from gpufleet.planning.build import BuiltOptions, efficiency_of, options_from_offers
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
-from gpufleet.planning.scenario_file import Scenario
+from gpufleet.planning.scenario_file import TFLOPS, Scenario
 
 EVALUATION_SEED_OFFSET = 1_000_003
 """Out-of-sample scenarios use ``seed + EVALUATION_SEED_OFFSET``: never the planning draws."""
@@ -74,6 +75,38 @@ def _efficiency(
         return value
 
     return of
+
+
+def _with_classes(
+    scenario: Scenario,
+    table: GpuTable,
+    options: Sequence[CapacityOption],
+    overrides: dict[str, float],
+    reference: str,
+) -> tuple[tuple[CapacityOption, ...], int]:
+    """Each option's row of the substitution matrix (``serves``); options that serve no class
+    are dropped. A spot option's preemption loss (folded into its efficiency) carries over."""
+    rows = {
+        name: {
+            _model_id(scenario, table, gpu, f"classes.{name}"): value for gpu, value in row.items()
+        }
+        for name, row in scenario.classes.items()
+    }
+    kept = []
+    for option in options:
+        base = efficiency_of(option.gpu or "", table, reference, overrides) if option.gpu else None
+        factor = option.efficiency / base if base else 1.0
+        serves = {}
+        for name, row in rows.items():
+            value = row.get(option.gpu or "")
+            if value is None:
+                continue
+            per_gpu = base if value == TFLOPS else float(value)
+            if per_gpu:
+                serves[name] = per_gpu * factor
+        if serves:
+            kept.append(replace(option, serves=serves))
+    return tuple(kept), len(options) - len(kept)
 
 
 def select_offers(scenario: Scenario, offers: Sequence[Offer], table: GpuTable) -> list[Offer]:
@@ -164,21 +197,39 @@ def assemble(
         )
     horizon = scenario.horizon
 
+    classes = tuple(scenario.classes)
+    if classes:
+        options, dropped = _with_classes(scenario, table, options, overrides, reference)
+        if dropped:
+            notes.append(f"left out {dropped} option(s) whose GPU model serves no demand class")
+    names = classes or (None,)
+
     def demand(count: int, seed: int, forecast: NDArray[np.float64] | None) -> NDArray[np.float64]:
-        total = np.zeros((count, horizon))
-        if scenario.demand:
-            total += declared.declared_scenarios(
-                scenario.demand,
-                scenarios=count,
-                seed=seed,
-                correlation=scenario.correlation,
-                period_hours=scenario.period_hours,
-                unit=scenario.demand_unit,
-                efficiency=efficiency,
-            )
+        """(S, C, T): declared lines per class (independent draws), plus the forecast history
+        in its class (the first by default)."""
+        total = np.zeros((count, len(names), horizon))
+        for c, name in enumerate(names):
+            lines = [line for line in scenario.demand if line.demand_class == name]
+            if lines:
+                total[:, c, :] += declared.declared_scenarios(
+                    lines,
+                    scenarios=count,
+                    seed=seed + 7919 * c,
+                    correlation=scenario.correlation,
+                    period_hours=scenario.period_hours,
+                    unit=scenario.demand_unit,
+                    efficiency=efficiency,
+                )
         if forecast is not None:
-            total += forecast[:count, :horizon]
+            target = scenario.history.demand_class if scenario.history else None
+            total[:, names.index(target) if target in names else 0, :] += forecast[:count, :horizon]
         return total
+
+    def by_class(count: int, seed: int, forecast: NDArray[np.float64] | None) -> dict[str, Any]:
+        values = demand(count, seed, forecast)
+        if classes:
+            return {"demand": values.sum(axis=1), "class_demand": values}
+        return {"demand": values[:, 0, :]}
 
     forecast_in, forecast_out = history_forecast or (None, None)
     hours = np.full(horizon, scenario.period_hours)
@@ -186,7 +237,7 @@ def assemble(
     base = PlanningProblem(
         period_hours=hours,
         options=options,
-        demand=demand(scenario.scenarios, scenario.seed, forecast_in),
+        **by_class(scenario.scenarios, scenario.seed, forecast_in),
         unmet_penalty_usd_per_gpu_hour=scenario.unmet_penalty_usd_per_gpu_hour,
         cvar_alpha=None if risk is None else risk.alpha,
         cvar_weight=0.0 if risk is None else risk.weight,
@@ -195,11 +246,12 @@ def assemble(
         existing_h100=declared.existing_h100(scenario.existing, horizon, efficiency),
         prorate_beyond_horizon=scenario.prorate_beyond_horizon,
         max_spot_share=scenario.max_spot_share,
+        classes=classes,
     )
     out_seed = scenario.seed + EVALUATION_SEED_OFFSET
     out_of_sample = replace(
         base,
-        demand=demand(scenario.evaluation_scenarios, out_seed, forecast_out),
+        **by_class(scenario.evaluation_scenarios, out_seed, forecast_out),
         probabilities=np.full(scenario.evaluation_scenarios, 1 / scenario.evaluation_scenarios),
     )
     per_gpu = 1.0 if scenario.demand_unit == "gpus" else 1.0 / scenario.period_hours

@@ -78,6 +78,7 @@ def _as_options(
     name = "/".join(p for p in (offer.supplier, offer.instance_type, offer.region) if p)
     common = {
         "supplier": offer.supplier,
+        "gpu": offer.gpu,
         "gpus_per_unit": offer.gpus_per_unit,
         "efficiency": eff,
         "max_units": None if offer.capacity_units is None else float(offer.capacity_units),

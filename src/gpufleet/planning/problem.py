@@ -43,6 +43,8 @@ class CapacityOption:
     from one supplier then covers at most this share of demand."""
     reliability: float = 1.0
     """Committed options: expected fraction of ordered units that arrive and work."""
+    gpu: str | None = None
+    """The GPU model (catalog id), when the option was built from an offer."""
     serves: Mapping[str, float] | None = None
     """With demand classes: the classes this option can serve, each with its H100-equivalents per
     GPU for that class (a row of the substitution matrix). ``None``: every class at

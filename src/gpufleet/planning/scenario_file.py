@@ -48,6 +48,11 @@ to judge a plan — the input of ``gpufleet plan SCENARIO.yaml``.
     scenarios: 200                     # in-sample scenarios the plan is optimised on
     evaluation_scenarios: 200          # fresh scenarios (another seed) it is judged on
     seed: 1
+    classes:                           # optional: demand classes and which models serve them
+      training: {H100-SXM: 1.0, H200: 1.0}          # H100-equivalents per GPU for the class
+      inference: {H100-SXM: 1.0, L4: tflops}        # tflops: dense BF16 TFLOPS ratio
+                                       # then every project (and history) names its class:
+                                       # demand.projects[].class: training
     risk: cvar:0.95                    # optional: E[cost] + CVaR_0.95 (cvar:0.95@0.5: weight 0.5)
     mip_gap: 0.01
     time_limit_s: 120
@@ -84,7 +89,7 @@ _TOP_KEYS = frozenset(
         "demand", "existing", "budget_usd_per_period", "max_supplier_share",
         "unmet_penalty_usd_per_gpu_hour", "spot_restart_overhead_hours", "scenarios",
         "evaluation_scenarios", "seed", "risk", "mip_gap", "time_limit_s", "notes",
-        "beyond_horizon", "max_spot_share",
+        "beyond_horizon", "max_spot_share", "classes",
     }
 )  # fmt: skip
 _OFFER_KEYS = frozenset(
@@ -92,8 +97,10 @@ _OFFER_KEYS = frozenset(
      "efficiency", "capacity_gpus_per_offer"}
 )  # fmt: skip
 _DEMAND_KEYS = frozenset({"unit", "correlation", "projects", "history"})
-_PROJECT_KEYS = frozenset({"project", "gpu", "from", "until", "expected", "low", "high"})
-_HISTORY_KEYS = frozenset({"usage_csv", "trace", "model", "season", "skip", "scale"})
+_PROJECT_KEYS = frozenset({"project", "gpu", "class", "from", "until", "expected", "low", "high"})
+_HISTORY_KEYS = frozenset({"usage_csv", "trace", "model", "season", "skip", "scale", "class"})
+TFLOPS = "tflops"
+"""In a class's substitution row: use the model's dense BF16 TFLOPS ratio."""
 _EXISTING_KEYS = frozenset({"gpu", "gpus", "from", "until", "supplier"})
 
 
@@ -114,6 +121,7 @@ class DemandLine:
     low: NDArray[np.float64]
     expected: NDArray[np.float64]
     high: NDArray[np.float64]
+    demand_class: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +132,7 @@ class HistorySpec:
     season: int | None = None
     skip: int = 0
     scale: float = 1.0
+    demand_class: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +198,9 @@ class Scenario:
     time_limit_s: float
     prorate_beyond_horizon: bool = False
     max_spot_share: float | None = None
+    classes: Mapping[str, Mapping[str, float | str]] = field(default_factory=dict)
+    """Demand classes: per class, the GPU models that serve it, each with its H100-equivalents
+    per GPU for the class or ``tflops`` (the dense BF16 TFLOPS ratio). Empty: one class."""
 
     @property
     def period_hours(self) -> float:
@@ -372,7 +384,9 @@ def _project(path: Path, entry: Any, index: int, horizon: int) -> DemandLine:
         out[first : last + 1] = values[: last - first + 1]
         return out
 
-    return DemandLine(name, r.text("gpu"), full(low), full(expected), full(high))
+    return DemandLine(
+        name, r.text("gpu"), full(low), full(expected), full(high), demand_class=r.text("class")
+    )
 
 
 def _history(path: Path, entry: LineMap) -> HistorySpec:
@@ -391,6 +405,7 @@ def _history(path: Path, entry: LineMap) -> HistorySpec:
         season=season,
         skip=r.integer("skip", 0) or 0,
         scale=r.number("scale", 1.0) or 0.0,
+        demand_class=r.text("class"),
     )
 
 
@@ -533,7 +548,45 @@ def parse_scenario(text: str, path: Path, *, horizon: str | int | None = None) -
         time_limit_s=r.number("time_limit_s", 120.0, low=1.0) or 120.0,
         prorate_beyond_horizon=_beyond_horizon(r),
         max_spot_share=r.number("max_spot_share", high=1.0),
+        classes=_classes(path, r, projects, history_map),
     )
+
+
+def _classes(
+    path: Path, r: _Reader, projects: list[Any], history: LineMap | None
+) -> dict[str, dict[str, float | str]]:
+    """The ``classes`` table; with it, every project (and the history) names a known class."""
+    table = r.mapping("classes")
+    if table is None:
+        for i, entry in enumerate(projects):
+            if isinstance(entry, LineMap) and entry.get("class") is not None:
+                where = _Reader(path, entry, f"demand.projects[{i}]", _PROJECT_KEYS)
+                raise where.error("class", "a project names a class but no classes are defined")
+        return {}
+    classes: dict[str, dict[str, float | str]] = {}
+    for name, row in table.items():
+        if not isinstance(row, LineMap) or not row:
+            raise _Reader(path, table, "classes", frozenset(table)).error(
+                str(name), "must map GPU models to H100-equivalents per GPU (or tflops)"
+            )
+        cells = _Reader(path, row, f"classes.{name}", frozenset(row))
+        classes[str(name)] = {
+            str(gpu): TFLOPS if value == TFLOPS else (cells.number(str(gpu), low=1e-9) or 0.0)
+            for gpu, value in row.items()
+        }
+    known = ", ".join(classes)
+    for i, entry in enumerate(projects):
+        if not isinstance(entry, LineMap):
+            continue
+        where = _Reader(path, entry, f"demand.projects[{i}]", _PROJECT_KEYS)
+        if where.text("class") not in classes:
+            raise where.error(
+                "class", f"must be one of the classes ({known}), got {entry.get('class')!r}"
+            )
+    if history is not None and history.get("class") not in (None, *classes):
+        where = _Reader(path, history, "demand.history", _HISTORY_KEYS)
+        raise where.error("class", f"must be one of the classes ({known})")
+    return classes
 
 
 def _beyond_horizon(r: _Reader) -> bool:

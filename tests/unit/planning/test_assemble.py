@@ -357,3 +357,41 @@ def test_offers_without_a_throughput_figure_are_left_out_and_noted(table: GpuTab
     assert "left out 1 offer(s): no throughput figure for A10G" in assembled.notes
     with pytest.raises(AssemblyError, match=r"\(1 offers read, 1 selected\)"):
         assemble(scenario(), offers[1:], table)
+
+
+# ---------------------------------------------------------------------------- demand classes
+
+
+def test_classes_give_each_option_its_substitution_row_and_split_demand(
+    table: GpuTable,
+) -> None:
+    classes = (
+        "classes:\n  training: {H100-SXM: 1.0}\n"
+        "  inference: {H100-SXM: 1.0, L4: tflops, A100-80GB: 0.5}\n"
+    )
+    demand = (
+        "demand:\n  projects:\n"
+        "    - {project: train, class: training, expected: 8}\n"
+        "    - {project: serve, class: inference, expected: 2}\n"
+    )
+    offers = [
+        make_offer(supplier="a", gpu="H100-SXM", price_usd_per_hour=2.0),
+        make_offer(supplier="b", gpu="L4", price_usd_per_hour=0.5),
+        make_offer(supplier="c", gpu="A100-80GB", price_usd_per_hour=1.0),
+        make_offer(supplier="d", gpu="T4", price_usd_per_hour=0.1),
+    ]
+    built = assemble(scenario(demand=demand, extra=classes), offers, table)
+    problem = built.in_sample
+    serves = {o.gpu: o.serves for o in problem.options}
+    l4 = table.get("L4").dense_tflops / table.get("H100-SXM").dense_tflops  # type: ignore[operator]
+    assert serves["H100-SXM"] == {"training": 1.0, "inference": 1.0}
+    assert serves["L4"] == {"inference": pytest.approx(l4)}
+    assert serves["A100-80GB"] == {"inference": 0.5}
+    assert "T4" not in serves  # serves no class: dropped, and said so
+    assert any("serves no demand class" in n for n in built.notes)
+    assert problem.classes == ("training", "inference")
+    assert problem.class_demand is not None
+    assert problem.class_demand[:, 0, :] == pytest.approx(8 * WEEK)
+    assert problem.class_demand[:, 1, :] == pytest.approx(2 * WEEK)
+    assert problem.demand == pytest.approx(10 * WEEK)
+    assert built.out_of_sample.class_demand is not None

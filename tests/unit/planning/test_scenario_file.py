@@ -567,3 +567,40 @@ def test_a_duplicate_key_is_an_error_that_names_the_key() -> None:
 def test_a_duplicate_key_names_the_line_of_the_duplicate() -> None:
     text = BASE + "seed: 1\nseed: 2\n"
     assert parse_error(text).problem.line == line_of(text, "seed: 2")
+
+
+# ---------------------------------------------------------------------------- demand classes
+
+CLASSES = """\
+classes:
+  training: {H100-SXM: 1.0, H200: 1.0}
+  inference: {H100-SXM: 1.0, L4: tflops}
+"""
+
+
+def test_classes_read_as_substitution_rows() -> None:
+    text = CLASSES + edit("      expected: 10\n", "      class: training\n      expected: 10\n")
+    scenario = parse_scenario(text, PATH)
+    assert scenario.classes == {
+        "training": {"H100-SXM": 1.0, "H200": 1.0},
+        "inference": {"H100-SXM": 1.0, "L4": "tflops"},
+    }
+    assert scenario.demand[0].demand_class == "training"
+
+
+def test_with_classes_every_project_names_a_known_class() -> None:
+    text = CLASSES + edit("      expected: 10\n", "      class: serving\n      expected: 10\n")
+    error = parse_error(text)
+    assert error.problem.line == line_of(text, "class: serving")
+    assert "must be one of the classes (training, inference), got 'serving'" in str(error)
+    assert "must be one of the classes" in str(parse_error(CLASSES + BASE))
+
+
+def test_a_class_without_classes_is_an_error() -> None:
+    text = edit("      expected: 10\n", "      class: training\n      expected: 10\n")
+    assert "no classes are defined" in str(parse_error(text))
+
+
+def test_a_class_row_holds_numbers_or_tflops() -> None:
+    text = CLASSES.replace("L4: tflops", "L4: fast") + BASE
+    assert "[classes.inference.L4] must be a number" in str(parse_error(text))
