@@ -6,6 +6,7 @@ from typing import Any
 
 from gpufleet.domain.gpu import GpuModel
 from gpufleet.domain.offer import ContractKind, Offer
+from gpufleet.planning.problem import CapacityOption
 
 
 def make_offer(**overrides: Any) -> Offer:
@@ -44,3 +45,16 @@ def make_model(**overrides: Any) -> GpuModel:
     }
     fields.update(overrides)
     return GpuModel(**fields)
+
+
+def make_option(name: str, contract: ContractKind, **overrides: Any) -> CapacityOption:
+    """A planning option named after its own supplier: one GPU per unit at $1 an hour."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "supplier": name,
+        "gpus_per_unit": 1.0,
+        "contract": contract,
+        "price_usd_per_unit_hour": 1.0,
+    }
+    fields.update(overrides)
+    return CapacityOption(**fields)

@@ -11,15 +11,12 @@ from gpufleet.domain.offer import ContractKind
 from gpufleet.planning.milp import Order, ProcurementPlan, plan
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
 
+from factories import make_option
+
 MONTH = 730.0
 
 
-def option(name: str, contract: ContractKind, **fields: object) -> CapacityOption:
-    args: dict[str, object] = {
-        "name": name, "supplier": name, "gpus_per_unit": 1.0, "contract": contract,
-        "price_usd_per_unit_hour": 1.0, **fields,
-    }  # fmt: skip
-    return CapacityOption(**args)  # type: ignore[arg-type]
+option = make_option
 
 
 def test_the_textbook_case_picks_the_smaller_contract() -> None:

@@ -10,10 +10,12 @@ from gpufleet.domain.offer import ContractKind
 from gpufleet.planning.assemble import Assembled
 from gpufleet.planning.build import BuiltOptions
 from gpufleet.planning.milp import Order, ProcurementPlan
-from gpufleet.planning.problem import CapacityOption, PlanningProblem
+from gpufleet.planning.problem import PlanningProblem
 from gpufleet.planning.scenario_file import parse_scenario
 from gpufleet.planning.study import Study
 from gpufleet.reports.plan_report import capacity_by_kind
+
+from factories import make_option
 
 MONTH = 730.0
 SCENARIO = """\
@@ -26,12 +28,7 @@ demand:
 """
 
 
-def option(name: str, contract: ContractKind, **fields: object) -> CapacityOption:
-    args: dict[str, object] = {
-        "name": name, "supplier": name, "gpus_per_unit": 1.0, "contract": contract,
-        "price_usd_per_unit_hour": 1.0, **fields,
-    }  # fmt: skip
-    return CapacityOption(**args)  # type: ignore[arg-type]
+option = make_option
 
 
 def study_of(

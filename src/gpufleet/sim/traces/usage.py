@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from gpufleet.planning.scenario_file import PERIOD_HOURS
 from gpufleet.sim.traces.openb import TraceError, read_pod_spans, read_rows
 
-PERIOD_HOURS = {"day": 24.0, "week": 168.0, "month": 730.0}
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86_400
 
