@@ -1,0 +1,174 @@
+"""The scheduler core: ``decide(policy, context) -> list[Action]``.
+
+One pure function that both drivers call — the simulator on a virtual clock, the server's
+scheduler loop on the wall clock. Time comes only from ``context.now``.
+
+The context holds the active jobs (pending and running) as parallel NumPy arrays, so a policy
+works on whole columns: at trace scale the scheduler runs tens of thousands of rounds over
+hundreds of active jobs, and per-job Python objects would dominate the run time.
+
+A policy answers one question — which jobs should run in the next round, and on which GPU type
+(``Policy.assign``: a GPU-type index per job, -1 for none). ``decide`` turns that into actions
+against what runs now: ``Preempt`` for a running job that should stop or move, ``Start`` for a
+job that should start or move. A job keeps running where it is when the assignment keeps it
+there. Gangs are all or nothing: a job's ``gpus`` GPUs of one type start together or not at all.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+Int = NDArray[np.int64]
+Float = NDArray[np.float64]
+NOT_RUNNING = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    job: int
+    """The job's id."""
+    gpu_type: int
+    """Index into ``Context.gpu_types``."""
+    gpus: int
+
+
+@dataclass(frozen=True, slots=True)
+class Preempt:
+    job: int
+
+
+Action = Start | Preempt
+
+
+@dataclass(slots=True, kw_only=True)
+class Context:
+    """What a policy sees: the clock, the cluster and the active jobs (one row each)."""
+
+    now: float
+    round_s: float
+    """How long the assignment will hold (a scheduling round)."""
+    gpu_types: tuple[str, ...]
+    capacity: Int
+    """(K,) healthy GPUs of each type."""
+    job_id: Int
+    gpus: Int
+    """(n,) gang size: GPUs the job needs at once, all of one type."""
+    throughput: Float
+    """(n, K) steps per second of the whole job on each GPU type (0: cannot run there)."""
+    remaining_steps: Float
+    arrival_s: Float
+    attained_gpu_s: Float
+    """(n,) GPU-seconds of service received so far (Tiresias' attained service)."""
+    time_on_type: Float
+    """(n, K) seconds run on each GPU type so far."""
+    current_type: Int
+    """(n,) the GPU type a job runs on now, ``NOT_RUNNING`` if none."""
+    busy_s: Float | None = None
+    """(K,) GPU-seconds run on each type since the start, by every job (finished ones too)."""
+    priority: Int = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """(n,) larger runs first (priority policies); zeros if unused."""
+    project: Int = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """(n,) index into ``projects``."""
+    projects: tuple[str, ...] = ("default",)
+    quota: Mapping[str, Int] = field(default_factory=dict)
+    """Per project: GPUs of each type it is guaranteed (``(K,)``)."""
+    weight: Mapping[str, float] = field(default_factory=dict)
+    """Per project: fair-share weight (1 if absent)."""
+
+    def __post_init__(self) -> None:
+        n = self.job_id.size
+        if self.priority.size == 0:
+            self.priority = np.zeros(n, dtype=np.int64)
+        if self.project.size == 0:
+            self.project = np.zeros(n, dtype=np.int64)
+
+    @property
+    def jobs(self) -> int:
+        return int(self.job_id.size)
+
+    @property
+    def running(self) -> NDArray[np.bool_]:
+        return np.asarray(self.current_type != NOT_RUNNING, dtype=np.bool_)
+
+
+class Policy(ABC):
+    """A scheduling policy: one file each under ``scheduling/policies/``, registered by name."""
+
+    name: str = ""
+
+    @abstractmethod
+    def assign(self, context: Context) -> Int:
+        """(n,) the GPU type each job should run on in the next round, or ``NOT_RUNNING``.
+        Must respect capacity: per type, the assigned jobs' ``gpus`` sum to at most
+        ``capacity``."""
+
+
+_REGISTRY: dict[str, Callable[..., Policy]] = {}
+
+
+def register(name: str) -> Callable[[type[Policy]], type[Policy]]:
+    def add(cls: type[Policy]) -> type[Policy]:
+        if name in _REGISTRY:
+            msg = f"policy {name!r} registered twice"
+            raise ValueError(msg)
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return add
+
+
+def policy_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_policy(name: str, **options: object) -> Policy:
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(policy_names())
+        msg = f"unknown policy {name!r}; known: {known}"
+        raise KeyError(msg) from None
+    return factory(**options)
+
+
+def decide(policy: Policy, context: Context) -> list[Action]:
+    """The actions that take the cluster from what runs now to what ``policy`` wants next."""
+    target = np.asarray(policy.assign(context), dtype=np.int64)
+    check_assignment(context, target)
+    current = context.current_type
+    changed = np.flatnonzero(target != current)
+    actions: list[Action] = [
+        Preempt(int(context.job_id[i])) for i in changed if current[i] != NOT_RUNNING
+    ]
+    actions.extend(
+        Start(int(context.job_id[i]), int(target[i]), int(context.gpus[i]))
+        for i in changed
+        if target[i] != NOT_RUNNING
+    )
+    return actions
+
+
+def check_assignment(context: Context, target: Int) -> None:
+    """A policy's assignment must have one entry per job, name known GPU types, fit capacity and
+    put jobs only where they can run."""
+    if target.shape != (context.jobs,):
+        msg = f"assignment has shape {target.shape}, expected ({context.jobs},)"
+        raise ValueError(msg)
+    k = len(context.gpu_types)
+    if ((target < NOT_RUNNING) | (target >= k)).any():
+        msg = "assignment names an unknown GPU type"
+        raise ValueError(msg)
+    placed = target != NOT_RUNNING
+    used = np.bincount(target[placed], weights=context.gpus[placed], minlength=k)
+    if (used > context.capacity).any():
+        msg = f"assignment uses {used.tolist()} GPUs; capacity {context.capacity.tolist()}"
+        raise ValueError(msg)
+    if placed.any() and (context.throughput[np.flatnonzero(placed), target[placed]] <= 0).any():
+        msg = "assignment puts a job on a GPU type it cannot run on"
+        raise ValueError(msg)
