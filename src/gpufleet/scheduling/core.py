@@ -137,21 +137,50 @@ def make_policy(name: str, **options: object) -> Policy:
     return factory(**options)
 
 
-def decide(policy: Policy, context: Context) -> list[Action]:
-    """The actions that take the cluster from what runs now to what ``policy`` wants next."""
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A round's decision as arrays (what the simulator applies at trace scale); ``actions()``
+    spells it out as ``Start`` / ``Preempt`` (what the server applies)."""
+
+    job_id: Int
+    current: Int
+    target: Int
+    gpus: Int
+
+    @property
+    def changed(self) -> NDArray[np.bool_]:
+        return np.asarray(self.target != self.current, dtype=np.bool_)
+
+    @property
+    def preempted(self) -> NDArray[np.bool_]:
+        """Rows of running jobs that stop or move."""
+        return np.asarray(self.changed & (self.current != NOT_RUNNING), dtype=np.bool_)
+
+    @property
+    def started(self) -> NDArray[np.bool_]:
+        """Rows of jobs that start or move."""
+        return np.asarray(self.changed & (self.target != NOT_RUNNING), dtype=np.bool_)
+
+    def actions(self) -> list[Action]:
+        preempt = np.flatnonzero(self.preempted)
+        start = np.flatnonzero(self.started)
+        out: list[Action] = [Preempt(int(self.job_id[i])) for i in preempt]
+        out.extend(
+            Start(int(self.job_id[i]), int(self.target[i]), int(self.gpus[i])) for i in start
+        )
+        return out
+
+
+def decide_round(policy: Policy, context: Context) -> Decision:
+    """The policy's assignment for the next round, checked, beside what runs now."""
     target = np.asarray(policy.assign(context), dtype=np.int64)
     check_assignment(context, target)
-    current = context.current_type
-    changed = np.flatnonzero(target != current)
-    actions: list[Action] = [
-        Preempt(int(context.job_id[i])) for i in changed if current[i] != NOT_RUNNING
-    ]
-    actions.extend(
-        Start(int(context.job_id[i]), int(target[i]), int(context.gpus[i]))
-        for i in changed
-        if target[i] != NOT_RUNNING
-    )
-    return actions
+    return Decision(context.job_id, context.current_type, target, context.gpus)
+
+
+def decide(policy: Policy, context: Context) -> list[Action]:
+    """The actions that take the cluster from what runs now to what ``policy`` wants next."""
+    return decide_round(policy, context).actions()
 
 
 def check_assignment(context: Context, target: Int) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from gpufleet.scheduling.core import NOT_RUNNING, Context, Policy, Preempt, Start, decide
+from gpufleet.scheduling.core import NOT_RUNNING, Context, Policy, decide_round
 from gpufleet.sim.engine import EventLoop
 
 Int = NDArray[np.int64]
@@ -100,20 +100,157 @@ class RunResult:
         return float(np.nanmean(jct)) / 3600.0
 
 
-@dataclass(slots=True)
-class _State:
-    remaining: Float
-    time_on_type: Float
-    attained: Float
-    current: Int
-    active: list[int]
-    busy: Float
-    capacity: Int
-    round_steps: Float
-    round_time: Float
-    round_start: float = 0.0
-    running_round: bool = False
-    idle: bool = True
+class _Run:
+    """One simulation: the state and the event handlers."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        policy: Policy,
+        config: _Config,
+    ) -> None:
+        n, k = len(workload), len(config.gpu_types)
+        self.w, self.policy, self.cfg, self.n, self.k = workload, policy, config, n, k
+        self.remaining = workload.total_steps.astype(np.float64).copy()
+        self.time_on_type = np.zeros((n, k))
+        self.attained = np.zeros(n)
+        self.current = np.full(n, NOT_RUNNING, dtype=np.int64)
+        self.active: list[int] = []
+        self.busy = np.zeros(k)
+        self.capacity = np.asarray(config.capacity, dtype=np.int64).copy()
+        self.round_steps = np.zeros(n)
+        self.round_time = np.zeros(n)
+        self.round_start = 0.0
+        self.running_round = False
+        self.idle = True
+        self.jct = np.full(n, np.nan)
+        self.completion = np.full(n, np.nan)
+        self.first_start = np.full(n, np.nan)
+        self.preemptions = np.zeros(n, dtype=np.int64)
+        self.utilisation: list[tuple[float, float]] = []
+        self.waiting = set(range(n)) if not config.measure else {int(i) for i in config.measure}
+        self.rounds = 0
+
+    def boundary(self, lp: EventLoop, _: _Boundary) -> None:
+        if self.running_round:
+            self.finish_round()
+        if not self.waiting:
+            return
+        ids = np.array(self.active, dtype=np.int64)
+        if ids.size == 0:
+            self.idle = True
+            return
+        w, cfg = self.w, self.cfg
+        context = Context(
+            now=lp.now,
+            round_s=cfg.round_s,
+            gpu_types=cfg.gpu_types,
+            capacity=self.capacity.copy(),
+            job_id=w.job_id[ids],
+            gpus=w.gpus[ids],
+            throughput=w.throughput[ids],
+            remaining_steps=self.remaining[ids],
+            arrival_s=w.arrival_s[ids],
+            attained_gpu_s=self.attained[ids],
+            time_on_type=self.time_on_type[ids],
+            current_type=self.current[ids],
+            busy_s=self.busy.copy(),
+        )
+        decision = decide_round(self.policy, context)
+        moved = np.zeros(self.n, dtype=np.bool_)
+        self.preemptions[ids[decision.preempted]] += 1
+        moved[ids[decision.started]] = True
+        self.current[ids] = decision.target
+        running = ids[self.current[ids] != NOT_RUNNING]
+        self.rounds += 1
+        if cfg.progress is not None and self.rounds % 500 == 0:
+            cfg.progress(self.n - len(self.waiting), self.n)
+        if running.size == 0:
+            self.idle = True
+            return
+        self.idle = False
+        self.start_round(lp, running, moved[running])
+
+    def start_round(self, lp: EventLoop, running: Int, moved: NDArray[np.bool_]) -> None:
+        w, overhead, round_s = self.w, self.cfg.restart_overhead_s, self.cfg.round_s
+        rates = w.throughput[running, self.current[running]]
+        usable = np.where(moved, max(round_s - overhead, 0.0), round_s)
+        steps = np.minimum(np.floor(rates * usable), self.remaining[running])
+        elapsed = steps / rates + np.where(moved, overhead, 0.0)
+        self.round_steps[:] = 0.0
+        self.round_time[:] = 0.0
+        self.round_steps[running] = steps
+        self.round_time[running] = elapsed
+        fresh = running[np.isnan(self.first_start[running])]
+        self.first_start[fresh] = lp.now
+        self.round_start = lp.now
+        self.running_round = True
+        healthy = float(self.capacity.sum())
+        used = float(w.gpus[running].sum())
+        self.utilisation.append((lp.now, used / healthy if healthy else 0.0))
+        lp.schedule(lp.now + float(elapsed.max()), _Boundary(), priority=1)
+
+    def finish_round(self) -> None:
+        w = self.w
+        self.running_round = False
+        ran = np.flatnonzero(self.round_time > 0)
+        types_ran = self.current[ran]
+        self.remaining[ran] -= self.round_steps[ran]
+        self.time_on_type[ran, types_ran] += self.round_time[ran]
+        self.attained[ran] += self.round_time[ran] * w.gpus[ran]
+        self.busy += np.bincount(
+            types_ran, weights=self.round_time[ran] * w.gpus[ran], minlength=self.k
+        )
+        done = ran[self.remaining[ran] <= 1e-9]
+        if done.size:
+            self.completion[done] = self.round_start + self.round_time[done]
+            self.jct[done] = self.completion[done] - w.arrival_s[done]
+            self.current[done] = NOT_RUNNING
+            finished = set(done.tolist())
+            self.active = [i for i in self.active if i not in finished]
+            self.waiting.difference_update(finished)
+        self.round_steps[:] = 0.0
+        self.round_time[:] = 0.0
+
+    def wake(self, lp: EventLoop) -> None:
+        """An idle cluster looks again now (after an arrival or a repair)."""
+        if self.idle and not self.running_round:
+            self.idle = False
+            lp.schedule(lp.now, _Boundary(), priority=1)
+
+    def arrival(self, lp: EventLoop, event: _Arrival) -> None:
+        self.active.append(event.index)
+        self.wake(lp)
+
+    def failure(self, lp: EventLoop, event: Failure) -> None:
+        kind = event.gpu_type
+        lost = min(event.gpus, int(self.capacity[kind]))
+        self.capacity[kind] -= lost
+        on_type = [i for i in self.active if self.current[i] == kind]
+        used = int(self.w.gpus[on_type].sum()) if on_type else 0
+        for i in reversed(on_type):  # the newest jobs on the type give way
+            if used <= self.capacity[kind]:
+                break
+            used -= int(self.w.gpus[i])
+            self.round_steps[i] = 0.0  # the round's progress is lost
+            self.round_time[i] = 0.0
+            self.current[i] = NOT_RUNNING
+            self.preemptions[i] += 1
+        lp.schedule(lp.now + event.repair_s, _Repair(kind, lost))
+
+    def repair(self, lp: EventLoop, event: _Repair) -> None:
+        self.capacity[event.gpu_type] += event.gpus
+        self.wake(lp)
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    gpu_types: tuple[str, ...]
+    capacity: tuple[int, ...]
+    round_s: float
+    measure: tuple[int, ...]
+    restart_overhead_s: float
+    progress: Callable[[int, int], None] | None
 
 
 def simulate(
@@ -134,156 +271,34 @@ def simulate(
     if workload.throughput.shape != (n, k):
         msg = f"throughput has shape {workload.throughput.shape}, expected ({n}, {k})"
         raise ValueError(msg)
-    st = _State(
-        remaining=workload.total_steps.astype(np.float64).copy(),
-        time_on_type=np.zeros((n, k)),
-        attained=np.zeros(n),
-        current=np.full(n, NOT_RUNNING, dtype=np.int64),
-        active=[],
-        busy=np.zeros(k),
-        capacity=np.asarray(capacity, dtype=np.int64).copy(),
-        round_steps=np.zeros(n),
-        round_time=np.zeros(n),
-    )
-    jct = np.full(n, np.nan)
-    completion = np.full(n, np.nan)
-    first_start = np.full(n, np.nan)
-    preemptions = np.zeros(n, dtype=np.int64)
-    utilisation: list[tuple[float, float]] = []
-    waiting = set(range(n)) if not measure else {int(i) for i in measure}
-    rounds = 0
+    if len(capacity) != k:
+        msg = f"{len(capacity)} capacities for {k} GPU types"
+        raise ValueError(msg)
+    config = _Config(
+        tuple(gpu_types), tuple(int(c) for c in capacity), round_s,
+        tuple(int(i) for i in measure), restart_overhead_s, progress,
+    )  # fmt: skip
+    run = _Run(workload, policy, config)
     loop = EventLoop()
-    types = tuple(gpu_types)
-
-    def boundary(lp: EventLoop, _: _Boundary) -> None:
-        nonlocal rounds
-        now = lp.now
-        if st.running_round:
-            _finish_round(now)
-        if not waiting:
-            return
-        ids = np.array(st.active, dtype=np.int64)
-        if ids.size == 0:
-            st.idle = True
-            return
-        context = Context(
-            now=now,
-            round_s=round_s,
-            gpu_types=types,
-            capacity=st.capacity.copy(),
-            job_id=workload.job_id[ids],
-            gpus=workload.gpus[ids],
-            throughput=workload.throughput[ids],
-            remaining_steps=st.remaining[ids],
-            arrival_s=workload.arrival_s[ids],
-            attained_gpu_s=st.attained[ids],
-            time_on_type=st.time_on_type[ids],
-            current_type=st.current[ids],
-            busy_s=st.busy.copy(),
-        )
-        moved = np.zeros(n, dtype=np.bool_)
-        row_of = {
-            int(j): int(i) for j, i in zip(workload.job_id[ids].tolist(), ids.tolist(), strict=True)
-        }
-        for action in decide(policy, context):
-            i = row_of[action.job]
-            if isinstance(action, Preempt):
-                st.current[i] = NOT_RUNNING
-                preemptions[i] += 1
-            elif isinstance(action, Start):
-                st.current[i] = action.gpu_type
-                moved[i] = True
-        running = ids[st.current[ids] != NOT_RUNNING]
-        rounds += 1
-        if progress is not None and rounds % 500 == 0:
-            progress(n - len(waiting), n)
-        if running.size == 0:
-            st.idle = True
-            return
-        st.idle = False
-        rates = workload.throughput[running, st.current[running]]
-        usable = np.where(moved[running], max(round_s - restart_overhead_s, 0.0), round_s)
-        steps = np.minimum(np.floor(rates * usable), st.remaining[running])
-        elapsed = steps / rates + np.where(moved[running], restart_overhead_s, 0.0)
-        st.round_steps[:] = 0.0
-        st.round_time[:] = 0.0
-        st.round_steps[running] = steps
-        st.round_time[running] = elapsed
-        fresh = running[np.isnan(first_start[running])]
-        first_start[fresh] = now
-        st.round_start = now
-        st.running_round = True
-        busy = np.bincount(st.current[running], weights=workload.gpus[running], minlength=k)
-        healthy = float(st.capacity.sum())
-        utilisation.append((now, float(busy.sum()) / healthy if healthy else 0.0))
-        lp.schedule(now + float(elapsed.max()), _Boundary(), priority=1)
-
-    def _finish_round(now: float) -> None:
-        st.running_round = False
-        ran = np.flatnonzero(st.round_time > 0)
-        types_ran = st.current[ran]
-        st.remaining[ran] -= st.round_steps[ran]
-        st.time_on_type[ran, types_ran] += st.round_time[ran]
-        st.attained[ran] += st.round_time[ran] * workload.gpus[ran]
-        st.busy += np.bincount(
-            types_ran, weights=st.round_time[ran] * workload.gpus[ran], minlength=k
-        )
-        done = ran[st.remaining[ran] <= 1e-9]
-        if done.size:
-            completion[done] = st.round_start + st.round_time[done]
-            jct[done] = completion[done] - workload.arrival_s[done]
-            st.current[done] = NOT_RUNNING
-            finished = set(done.tolist())
-            st.active = [i for i in st.active if i not in finished]
-            waiting.difference_update(finished)
-        st.round_steps[:] = 0.0
-        st.round_time[:] = 0.0
-        _ = now
-
-    def arrival(lp: EventLoop, event: _Arrival) -> None:
-        st.active.append(event.index)
-        if st.idle and not st.running_round:
-            st.idle = False
-            lp.schedule(lp.now, _Boundary(), priority=1)
-
-    def failure(lp: EventLoop, event: Failure) -> None:
-        w = event.gpu_type
-        lost = min(event.gpus, int(st.capacity[w]))
-        st.capacity[w] -= lost
-        on_type = [i for i in st.active if st.current[i] == w]
-        used = int(workload.gpus[on_type].sum()) if on_type else 0
-        for i in reversed(on_type):  # the newest jobs on the type give way
-            if used <= st.capacity[w]:
-                break
-            used -= int(workload.gpus[i])
-            st.round_steps[i] = 0.0  # the round's progress is lost
-            st.round_time[i] = 0.0
-            st.current[i] = NOT_RUNNING
-            preemptions[i] += 1
-        lp.schedule(lp.now + event.repair_s, _Repair(w, lost))
-
-    def repair(_: EventLoop, event: _Repair) -> None:
-        st.capacity[event.gpu_type] += event.gpus
-
-    loop.on(_Boundary, boundary)
-    loop.on(_Arrival, arrival)
-    loop.on(Failure, failure)
-    loop.on(_Repair, repair)
+    loop.on(_Boundary, run.boundary)
+    loop.on(_Arrival, run.arrival)
+    loop.on(Failure, run.failure)
+    loop.on(_Repair, run.repair)
     for i, at in enumerate(workload.arrival_s.tolist()):
         loop.schedule(at, _Arrival(i))
     for f in failures:
         loop.schedule(f.at_s, f)
-    loop.run(stop=lambda: not waiting)
+    loop.run(stop=lambda: not run.waiting)
     return RunResult(
-        jct_s=jct,
-        first_start_s=first_start,
-        completion_s=completion,
-        preemptions=preemptions,
-        rounds=rounds,
+        jct_s=run.jct,
+        first_start_s=run.first_start,
+        completion_s=run.completion,
+        preemptions=run.preemptions,
+        rounds=run.rounds,
         end_s=loop.now,
         wall_s=time.perf_counter() - started,
-        busy_gpu_s=st.busy,
-        utilisation=utilisation,
+        busy_gpu_s=run.busy,
+        utilisation=run.utilisation,
     )
 
 
