@@ -75,6 +75,8 @@ class Context:
     project: Int = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """(n,) index into ``projects``."""
     projects: tuple[str, ...] = ("default",)
+    deadline_s: Float = field(default_factory=lambda: np.zeros(0))
+    """(n,) absolute deadlines, NaN where a job has none."""
     quota: Mapping[str, Int] = field(default_factory=dict)
     """Per project: GPUs of each type it is guaranteed (``(K,)``)."""
     weight: Mapping[str, float] = field(default_factory=dict)
@@ -86,6 +88,8 @@ class Context:
             self.priority = np.zeros(n, dtype=np.int64)
         if self.project.size == 0:
             self.project = np.zeros(n, dtype=np.int64)
+        if self.deadline_s.size == 0:
+            self.deadline_s = np.full(n, np.nan)
 
     @property
     def jobs(self) -> int:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,9 +49,26 @@ class Workload:
     """(N, K) steps per second of each job on each GPU type."""
     total_steps: Float
     arrival_s: Float
+    project: Int | None = None
+    """(N,) index into ``projects`` (all 0 when ``None``)."""
+    projects: tuple[str, ...] = ("default",)
+    priority: Int | None = None
+    """(N,) larger runs first under priority policies (all 0 when ``None``)."""
+    deadline_s: Float | None = None
+    """(N,) absolute deadlines (NaN: none)."""
+    job_type: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.job_id.size)
+
+    def column(self, name: str) -> NDArray[np.generic]:
+        """``project``, ``priority`` or ``deadline_s`` with their defaults filled in."""
+        value = getattr(self, name)
+        if value is not None:
+            return np.asarray(value)
+        if name == "deadline_s":
+            return np.full(len(self), np.nan)
+        return np.zeros(len(self), dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +147,9 @@ class _Run:
         self.utilisation: list[tuple[float, float]] = []
         self.waiting = set(range(n)) if not config.measure else {int(i) for i in config.measure}
         self.rounds = 0
+        self.priority = np.asarray(workload.column("priority"), dtype=np.int64)
+        self.project = np.asarray(workload.column("project"), dtype=np.int64)
+        self.deadline = np.asarray(workload.column("deadline_s"), dtype=np.float64)
 
     def boundary(self, lp: EventLoop, _: _Boundary) -> None:
         if self.running_round:
@@ -155,6 +175,12 @@ class _Run:
             time_on_type=self.time_on_type[ids],
             current_type=self.current[ids],
             busy_s=self.busy.copy(),
+            priority=self.priority[ids],
+            project=self.project[ids],
+            projects=w.projects,
+            deadline_s=self.deadline[ids],
+            quota=cfg.quota,
+            weight=cfg.weight,
         )
         decision = decide_round(self.policy, context)
         moved = np.zeros(self.n, dtype=np.bool_)
@@ -251,6 +277,8 @@ class _Config:
     measure: tuple[int, ...]
     restart_overhead_s: float
     progress: Callable[[int, int], None] | None
+    quota: Mapping[str, Int]
+    weight: Mapping[str, float]
 
 
 def simulate(
@@ -264,6 +292,8 @@ def simulate(
     restart_overhead_s: float = 0.0,
     failures: Sequence[Failure] = (),
     progress: Callable[[int, int], None] | None = None,
+    quota: Mapping[str, Sequence[int]] | None = None,
+    weight: Mapping[str, float] | None = None,
 ) -> RunResult:
     """Run ``workload`` under ``policy`` (see the module docstring for the semantics)."""
     started = time.perf_counter()
@@ -277,6 +307,7 @@ def simulate(
     config = _Config(
         tuple(gpu_types), tuple(int(c) for c in capacity), round_s,
         tuple(int(i) for i in measure), restart_overhead_s, progress,
+        {p: np.asarray(q, dtype=np.int64) for p, q in (quota or {}).items()}, dict(weight or {}),
     )  # fmt: skip
     run = _Run(workload, policy, config)
     loop = EventLoop()
