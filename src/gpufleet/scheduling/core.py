@@ -77,6 +77,12 @@ class Context:
     projects: tuple[str, ...] = ("default",)
     deadline_s: Float = field(default_factory=lambda: np.zeros(0))
     """(n,) absolute deadlines, NaN where a job has none."""
+    cpu_milli: Float = field(default_factory=lambda: np.zeros(0))
+    """(n,) CPU the job holds while it runs (milli-cores; zeros when not modelled)."""
+    memory_mib: Float = field(default_factory=lambda: np.zeros(0))
+    cpu_capacity_milli: float = 0.0
+    """Cluster CPU (0: not modelled — fair share then counts GPUs only)."""
+    memory_capacity_mib: float = 0.0
     quota: Mapping[str, Int] = field(default_factory=dict)
     """Per project: GPUs of each type it is guaranteed (``(K,)``)."""
     weight: Mapping[str, float] = field(default_factory=dict)
@@ -90,6 +96,10 @@ class Context:
             self.project = np.zeros(n, dtype=np.int64)
         if self.deadline_s.size == 0:
             self.deadline_s = np.full(n, np.nan)
+        if self.cpu_milli.size == 0:
+            self.cpu_milli = np.zeros(n)
+        if self.memory_mib.size == 0:
+            self.memory_mib = np.zeros(n)
 
     @property
     def jobs(self) -> int:
