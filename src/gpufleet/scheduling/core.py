@@ -208,7 +208,7 @@ def check_assignment(context: Context, target: Int) -> None:
         msg = "assignment names an unknown GPU type"
         raise ValueError(msg)
     placed = target != NOT_RUNNING
-    used = np.bincount(target[placed], weights=context.gpus[placed], minlength=k)
+    used = np.bincount(target[placed], weights=context.gpus[placed], minlength=k).astype(np.int64)
     if (used > context.capacity).any():
         msg = f"assignment uses {used.tolist()} GPUs; capacity {context.capacity.tolist()}"
         raise ValueError(msg)

@@ -13,7 +13,8 @@ simulator (``docs/gavel-mechanism.md``), so policies can be compared with its pu
   only at the round's end.
 * A job that starts, or moves to another type, pays ``restart_overhead_s`` (checkpoint restore)
   out of its round first: 0 in Gavel's experiments.
-* With nothing to run, the clock jumps to the next arrival.
+* With nothing to run, the clock jumps to the next arrival (or, if jobs wait that the policy
+  will not run yet, to the next round, whichever comes first).
 * GPU failures (``Failure``): the type's capacity drops for ``repair_s``; jobs running on the
   failed GPUs lose the round's progress and are requeued.
 * The run ends when every job of ``measure`` has completed (or every job, when it is empty).
@@ -86,7 +87,9 @@ class _Arrival:
 
 @dataclass(frozen=True, slots=True)
 class _Boundary:
-    pass
+    token: int
+    """Only the latest scheduled boundary counts (an idle cluster's look-again may be overtaken
+    by an arrival)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +150,18 @@ class _Run:
         self.utilisation: list[tuple[float, float]] = []
         self.waiting = set(range(n)) if not config.measure else {int(i) for i in config.measure}
         self.rounds = 0
+        self.token = 0
         self.priority = np.asarray(workload.column("priority"), dtype=np.int64)
         self.project = np.asarray(workload.column("project"), dtype=np.int64)
         self.deadline = np.asarray(workload.column("deadline_s"), dtype=np.float64)
 
-    def boundary(self, lp: EventLoop, _: _Boundary) -> None:
+    def schedule_boundary(self, lp: EventLoop, at: float) -> None:
+        self.token += 1
+        lp.schedule(at, _Boundary(self.token), priority=1)
+
+    def boundary(self, lp: EventLoop, event: _Boundary) -> None:
+        if event.token != self.token:
+            return
         if self.running_round:
             self.finish_round()
         if not self.waiting:
@@ -192,7 +202,11 @@ class _Run:
         if cfg.progress is not None and self.rounds % 500 == 0:
             cfg.progress(self.n - len(self.waiting), self.n)
         if running.size == 0:
+            # Jobs wait but the policy runs none now (e.g. a stale allocation): look again in a
+            # round, or at the next arrival if it comes first. (Gavel only waits for the next
+            # arrival; its job generator never runs dry, a finite trace does.)
             self.idle = True
+            self.schedule_boundary(lp, lp.now + cfg.round_s)
             return
         self.idle = False
         self.start_round(lp, running, moved[running])
@@ -214,7 +228,7 @@ class _Run:
         healthy = float(self.capacity.sum())
         used = float(w.gpus[running].sum())
         self.utilisation.append((lp.now, used / healthy if healthy else 0.0))
-        lp.schedule(lp.now + float(elapsed.max()), _Boundary(), priority=1)
+        self.schedule_boundary(lp, lp.now + float(elapsed.max()))
 
     def finish_round(self) -> None:
         w = self.w
@@ -242,7 +256,7 @@ class _Run:
         """An idle cluster looks again now (after an arrival or a repair)."""
         if self.idle and not self.running_round:
             self.idle = False
-            lp.schedule(lp.now, _Boundary(), priority=1)
+            self.schedule_boundary(lp, lp.now)
 
     def arrival(self, lp: EventLoop, event: _Arrival) -> None:
         self.active.append(event.index)
