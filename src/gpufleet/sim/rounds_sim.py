@@ -58,6 +58,9 @@ class Workload:
     deadline_s: Float | None = None
     """(N,) absolute deadlines (NaN: none)."""
     job_type: tuple[str, ...] = ()
+    cpu_milli: Float | None = None
+    """(N,) CPU held while running (fair share counts it when the cluster's CPU is given)."""
+    memory_mib: Float | None = None
 
     def __len__(self) -> int:
         return int(self.job_id.size)
@@ -69,6 +72,8 @@ class Workload:
             return np.asarray(value)
         if name == "deadline_s":
             return np.full(len(self), np.nan)
+        if name in {"cpu_milli", "memory_mib"}:
+            return np.zeros(len(self))
         return np.zeros(len(self), dtype=np.int64)
 
 
@@ -113,7 +118,12 @@ class RunResult:
     busy_gpu_s: Float
     """(K,) GPU-seconds run on each type."""
     utilisation: list[tuple[float, float]] = field(default_factory=list)
-    """(round start, share of healthy GPUs busy) per round."""
+    """(time, share of healthy GPUs busy from then on): each round's start, and a 0 when the
+    cluster goes idle."""
+    attained_gpu_s: Float = field(default_factory=lambda: np.zeros(0))
+    """(N,) GPU-seconds each job ran."""
+    time_on_type: Float = field(default_factory=lambda: np.zeros((0, 0)))
+    """(N, K) seconds each job ran on each GPU type."""
 
     def mean_jct_h(self, ids: Sequence[int] | None = None) -> float:
         jct = self.jct_s if ids is None else self.jct_s[np.asarray(ids)]
@@ -154,6 +164,8 @@ class _Run:
         self.priority = np.asarray(workload.column("priority"), dtype=np.int64)
         self.project = np.asarray(workload.column("project"), dtype=np.int64)
         self.deadline = np.asarray(workload.column("deadline_s"), dtype=np.float64)
+        self.cpu = np.asarray(workload.column("cpu_milli"), dtype=np.float64)
+        self.memory = np.asarray(workload.column("memory_mib"), dtype=np.float64)
 
     def schedule_boundary(self, lp: EventLoop, at: float) -> None:
         self.token += 1
@@ -169,6 +181,7 @@ class _Run:
         ids = np.array(self.active, dtype=np.int64)
         if ids.size == 0:
             self.idle = True
+            self.utilisation.append((lp.now, 0.0))
             return
         w, cfg = self.w, self.cfg
         context = Context(
@@ -191,6 +204,10 @@ class _Run:
             deadline_s=self.deadline[ids],
             quota=cfg.quota,
             weight=cfg.weight,
+            cpu_milli=self.cpu[ids],
+            memory_mib=self.memory[ids],
+            cpu_capacity_milli=cfg.cpu_capacity_milli,
+            memory_capacity_mib=cfg.memory_capacity_mib,
         )
         decision = decide_round(self.policy, context)
         moved = np.zeros(self.n, dtype=np.bool_)
@@ -206,6 +223,7 @@ class _Run:
             # round, or at the next arrival if it comes first. (Gavel only waits for the next
             # arrival; its job generator never runs dry, a finite trace does.)
             self.idle = True
+            self.utilisation.append((lp.now, 0.0))
             self.schedule_boundary(lp, lp.now + cfg.round_s)
             return
         self.idle = False
@@ -293,6 +311,8 @@ class _Config:
     progress: Callable[[int, int], None] | None
     quota: Mapping[str, Int]
     weight: Mapping[str, float]
+    cpu_capacity_milli: float
+    memory_capacity_mib: float
 
 
 def simulate(
@@ -308,6 +328,8 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     quota: Mapping[str, Sequence[int]] | None = None,
     weight: Mapping[str, float] | None = None,
+    cpu_capacity_milli: float = 0.0,
+    memory_capacity_mib: float = 0.0,
 ) -> RunResult:
     """Run ``workload`` under ``policy`` (see the module docstring for the semantics)."""
     started = time.perf_counter()
@@ -322,7 +344,9 @@ def simulate(
         tuple(gpu_types), tuple(int(c) for c in capacity), round_s,
         tuple(int(i) for i in measure), restart_overhead_s, progress,
         {p: np.asarray(q, dtype=np.int64) for p, q in (quota or {}).items()}, dict(weight or {}),
+        cpu_capacity_milli, memory_capacity_mib,
     )  # fmt: skip
+    _check_runnable(workload, config)
     run = _Run(workload, policy, config)
     loop = EventLoop()
     loop.on(_Boundary, run.boundary)
@@ -344,7 +368,24 @@ def simulate(
         wall_s=time.perf_counter() - started,
         busy_gpu_s=run.busy,
         utilisation=run.utilisation,
+        attained_gpu_s=run.attained,
+        time_on_type=run.time_on_type,
     )
+
+
+def _check_runnable(workload: Workload, config: _Config) -> None:
+    """Every job must fit somewhere: a type it can run on with GPUs for its whole gang."""
+    capacity = np.asarray(config.capacity)
+    fits = (workload.throughput > 0) & (workload.gpus[:, None] <= capacity[None, :])
+    stuck = np.flatnonzero(~fits.any(axis=1))
+    if stuck.size:
+        shown = ", ".join(str(int(workload.job_id[i])) for i in stuck[:5])
+        more = f" and {stuck.size - 5} more" if stuck.size > 5 else ""
+        msg = (
+            f"{stuck.size} job(s) can run on no GPU type of this cluster (no throughput there, "
+            f"or a gang larger than the type's GPUs): job ids {shown}{more}"
+        )
+        raise ValueError(msg)
 
 
 def nan_mean(values: Float) -> float:

@@ -1,0 +1,535 @@
+"""Workloads for the round-based simulator (``rounds_sim.simulate``), read from public traces or
+generated, and the trace names the command line accepts.
+
+* ``gavel_generated`` — Gavel's continuous-single job lists (``generated/*.tsv``).
+* ``gavel_vc`` — the Philly-derived per-virtual-cluster traces of one seed, merged.
+* ``openb_timed`` — Alibaba's openb pods with their creation and deletion times.
+* ``poisson`` — our generator, after Gavel's ``generate_job``.
+* ``parse_cluster`` / ``parse_trace`` — ``"36xV100,36xP100"`` and ``"gavel:seed=0"`` style names.
+
+Guarantees: every builder returns jobs in arrival order with ids ``0..N-1`` (or the file's own
+ids), ``throughput`` columns in a documented GPU-type order, and positive ``total_steps``. What
+a builder leaves out or adjusts on purpose is counted in the ``BuildReport`` passed in, never
+dropped silently; malformed input raises ``WorkloadError`` (or the trace reader's error) naming
+the file and line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gpufleet.catalog.sources import find_shared_data
+from gpufleet.scheduling.placement.request import MILLI_PER_GPU
+from gpufleet.sim.rounds_sim import Workload
+from gpufleet.sim.traces import gavel, openb
+from gpufleet.sim.traces.gavel import ThroughputTable
+
+GAVEL_TYPES = gavel.GPU_TYPES
+"""Throughput columns of every Gavel-based workload: ``("v100", "p100", "k80")``."""
+CONTINUOUS_CLUSTER = (36, 36, 36)
+"""Gavel's continuous-single cluster (``docs/gavel-mechanism.md``)."""
+PHILLY_CLUSTER = (300, 300, 300)
+"""``cluster_specs_heterogeneous.json``: philly = 300 V100 : 300 P100 : 300 K80."""
+PHILLY_SCALE_FACTORS: Mapping[int, float] = {1: 0.7, 2: 0.1, 4: 0.15, 8: 0.05}
+"""Gavel's ``_generate_scale_factor`` (``scheduler/utils.py``): r ~ U(0, 1); 2 GPUs for
+0.7 <= r <= 0.8, 4 for 0.8 < r <= 0.95, 8 above, else 1."""
+MEASURED_IDS = range(4000, 5000)
+"""The continuous-single protocol's measured jobs."""
+
+EXTRAPOLATED = "throughput extrapolated linearly from the largest smaller measured scale"
+FRACTIONAL = "fractional GPU request run on 1 whole GPU"
+CPU_ONLY = "CPU-only pod"
+NO_DELETION = "no deletion time (still running when the trace ends)"
+ZERO_DURATION = "deletion time equals creation time"
+NO_MODEL = "no GPU model allowed by gpu_spec has enough GPUs in the cluster"
+
+TRACE_FORMS = (
+    "gavel:seed=N",
+    "gavel:continuous:rate=R",
+    "openb:WORKLOAD",
+    "poisson:rate=R,jobs=N[,seed=S][,multigpu=philly]",
+)
+
+Float = NDArray[np.float64]
+
+
+class WorkloadError(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What a builder produced, left out on purpose and adjusted, by reason."""
+
+    jobs: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    adjusted: Counter[str] = field(default_factory=Counter)
+
+    def lines(self) -> list[str]:
+        out = [f"{self.jobs} jobs"]
+        out += [f"skipped {n}: {why}" for why, n in sorted(self.skipped.items())]
+        out += [f"adjusted {n}: {why}" for why, n in sorted(self.adjusted.items())]
+        return out
+
+
+def _count(report: BuildReport | None, jobs: int) -> None:
+    if report is not None:
+        report.jobs = jobs
+
+
+# ------------------------------------------------------------------------------------- Gavel
+
+
+def gavel_throughputs(
+    job_types: Sequence[str],
+    scales: Sequence[int],
+    table: ThroughputTable,
+    *,
+    where: str = "",
+    report: BuildReport | None = None,
+) -> Float:
+    """(jobs, 3) steps per second of each whole job alone, columns in ``GAVEL_TYPES`` order.
+
+    A (job type, scale) the table lacks — the table measures scales 1, 2, 4, 8 and some types
+    (A3C, CycleGAN, Recommendation) only at 1 — is extrapolated from the largest measured scale
+    ``s0 <= scale`` of that job type, assuming linear scaling beyond the largest measured gang:
+    ``T(scale) = T(s0) * scale / s0`` on every GPU type. An optimistic assumption (real data
+    parallelism scales sub-linearly); the jobs it affects are counted under ``EXTRAPOLATED``.
+    """
+    measured: dict[str, list[int]] = {}
+    for job_type, scale in table.rates:
+        measured.setdefault(job_type, []).append(scale)
+    cache: dict[tuple[str, int], tuple[list[float], bool]] = {}
+    out = np.empty((len(job_types), len(GAVEL_TYPES)))
+    guessed = 0
+    for i, key in enumerate(zip(job_types, (int(s) for s in scales), strict=True)):
+        if key not in cache:
+            cache[key] = _rates(key, table, measured.get(key[0], []), where)
+        out[i], extrapolated = cache[key]
+        guessed += extrapolated
+    if report is not None and guessed:
+        report.adjusted[EXTRAPOLATED] += guessed
+    return out
+
+
+def _rates(
+    key: tuple[str, int], table: ThroughputTable, scales: list[int], where: str
+) -> tuple[list[float], bool]:
+    job_type, scale = key
+    smaller = [s for s in scales if s <= scale]
+    if not smaller:
+        prefix = f"{where}: " if where else ""
+        msg = f"{prefix}no throughput for {job_type!r} at scale {scale} or any smaller scale"
+        raise WorkloadError(msg)
+    base = max(smaller)
+    rates = table.rates[(job_type, base)]
+    missing = [g for g in GAVEL_TYPES if g not in rates]
+    if missing:
+        msg = f"no {', '.join(missing)} throughput for ({job_type!r}, {base})"
+        raise WorkloadError(msg)
+    return [rates[g] * scale / base for g in GAVEL_TYPES], base != scale
+
+
+def _gavel_workload(
+    jobs: gavel.JobList,
+    table: ThroughputTable,
+    report: BuildReport | None,
+    project: NDArray[np.int64] | None = None,
+    projects: tuple[str, ...] = ("default",),
+) -> Workload:
+    throughput = gavel_throughputs(
+        jobs.job_type, jobs.scale.tolist(), table, where=jobs.source, report=report
+    )
+    _count(report, len(jobs))
+    return Workload(
+        job_id=jobs.job_id,
+        gpus=jobs.scale,
+        throughput=throughput,
+        total_steps=jobs.total_steps,
+        arrival_s=jobs.arrival_s,
+        project=project,
+        projects=projects,
+        job_type=jobs.job_type,
+    )
+
+
+def gavel_generated(
+    path: Path, table: ThroughputTable, *, report: BuildReport | None = None
+) -> Workload:
+    """A continuous-single job list as Gavel's simulator generated it: the file's job ids,
+    arrivals, scale factors (1) and total steps; throughputs from ``table`` (``GAVEL_TYPES``
+    columns); one project."""
+    return _gavel_workload(gavel.read_generated_jobs(path), table, report)
+
+
+def gavel_vc(
+    seed_dir: Path, table: ThroughputTable, *, report: BuildReport | None = None
+) -> Workload:
+    """Every per-VC trace (``*.trace``) of one seed folder, merged in arrival order.
+
+    Ties in arrival time keep file order (files sorted by name), then line order. The project
+    of a job is its VC (the file stem; ``projects`` sorted by name); job ids are renumbered
+    ``0..N-1`` in merged order; ``gpus`` is the scale factor. Throughputs of (job type, scale)
+    pairs the table lacks are extrapolated (``gavel_throughputs``).
+    """
+    files = sorted(seed_dir.glob("*.trace"))
+    if not files:
+        raise WorkloadError(f"{seed_dir}: no *.trace files")
+    lists = [gavel.read_vc_trace(f) for f in files]
+    order = np.argsort(np.concatenate([j.arrival_s for j in lists]), kind="stable")
+    types = [t for j in lists for t in j.job_type]
+    merged = gavel.JobList(
+        job_id=np.arange(order.size, dtype=np.int64),
+        job_type=tuple(types[i] for i in order.tolist()),
+        scale=np.concatenate([j.scale for j in lists])[order],
+        total_steps=np.concatenate([j.total_steps for j in lists])[order],
+        arrival_s=np.concatenate([j.arrival_s for j in lists])[order],
+        source=str(seed_dir),
+    )
+    vc = np.concatenate([np.full(len(j), k, dtype=np.int64) for k, j in enumerate(lists)])
+    return _gavel_workload(merged, table, report, vc[order], tuple(f.stem for f in files))
+
+
+# ------------------------------------------------------------------------------------- openb
+
+
+def openb_cluster(trace_dir: Path) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The openb GPU models (sorted by name, spelled as in the node list) and the GPUs of each."""
+    per_model: Counter[str] = Counter()
+    for node in openb.read_nodes(trace_dir / openb.NODE_FILE):
+        if node.gpus > 0:
+            per_model[node.model] += node.gpus
+    models = tuple(sorted(per_model))
+    return models, tuple(per_model[m] for m in models)
+
+
+def _whole(row: dict[str, str], column: str, where: str) -> int:
+    text = (row.get(column) or "").strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise WorkloadError(f"{where}: [{column}] not a whole number: {text!r}") from None
+
+
+def openb_timed(
+    trace_dir: Path, workload_name: str, *, report: BuildReport | None = None
+) -> Workload:
+    """An openb pod list as timed jobs on the openb GPU cluster (``openb_cluster`` columns).
+
+    Each GPU pod is a job: arrival = ``creation_time``, duration = ``deletion_time -
+    creation_time`` (so it includes any time the pod waited in the real cluster),
+    ``gpus = num_gpu``, throughput 1 step/s on every GPU model ``gpu_spec`` allows (all models
+    when empty) and 0 elsewhere, ``total_steps`` = duration. A model with fewer GPUs in the
+    cluster than the pod's gang also gets 0 (the gang could never start there). The project is
+    the pod's ``qos`` class when the file has one; ``job_type`` is the pod name.
+
+    Counted in ``report``: fractional pods (``gpu_milli < 1000``) run on 1 whole GPU (the round
+    simulator has no GPU sharing); skipped: CPU-only pods, pods with no deletion time (their
+    duration is unknown), pods deleted the second they were created (zero work) and pods no
+    allowed model can hold. Ties in creation time keep file order. The ``multigpu*`` workloads
+    have no times and are refused.
+    """
+    if workload_name not in openb.WORKLOADS:
+        known = ", ".join(openb.WORKLOADS)
+        raise WorkloadError(f"unknown openb workload {workload_name!r}; known: {known}")
+    models, capacity = openb_cluster(trace_dir)
+    column = {m: k for k, m in enumerate(models)}
+    path = trace_dir / f"openb_pod_list_{workload_name}.csv"
+    required = ("name", "num_gpu", "gpu_milli", "creation_time", "deletion_time")
+    try:
+        rows = openb.read_rows(path, required)
+    except openb.TraceError as exc:
+        raise WorkloadError(f"{exc} (openb_timed needs pod creation and deletion times)") from None
+    skipped: Counter[str] = Counter()
+    fractional = 0
+    jobs: list[tuple[int, str, int, int, list[int], str]] = []
+    for where, row in rows:
+        num_gpu = _whole(row, "num_gpu", where)
+        creation = _whole(row, "creation_time", where)
+        if num_gpu <= 0:
+            skipped[CPU_ONLY] += 1
+            continue
+        if not (row.get("deletion_time") or "").strip():
+            skipped[NO_DELETION] += 1
+            continue
+        duration = _whole(row, "deletion_time", where) - creation
+        if duration < 0:
+            raise WorkloadError(f"{where}: [deletion_time] before creation_time")
+        if duration == 0:
+            skipped[ZERO_DURATION] += 1
+            continue
+        allowed = {m for m in (row.get("gpu_spec") or "").strip().split("|") if m} or set(models)
+        usable = sorted(
+            column[m] for m in allowed if m in column and capacity[column[m]] >= num_gpu
+        )
+        if not usable:
+            skipped[NO_MODEL] += 1
+            continue
+        fractional += _whole(row, "gpu_milli", where) < MILLI_PER_GPU
+        qos = (row.get("qos") or "").strip() or "default"
+        jobs.append((creation, row["name"], num_gpu, duration, usable, qos))
+    jobs.sort(key=lambda job: job[0])  # stable: file order within a second
+    throughput = np.zeros((len(jobs), len(models)))
+    for i, job in enumerate(jobs):
+        throughput[i, job[4]] = 1.0
+    projects = tuple(sorted({job[5] for job in jobs})) or ("default",)
+    index = {p: k for k, p in enumerate(projects)}
+    if report is not None:
+        report.skipped.update(skipped)
+        if fractional:
+            report.adjusted[FRACTIONAL] += fractional
+    _count(report, len(jobs))
+    return Workload(
+        job_id=np.arange(len(jobs), dtype=np.int64),
+        gpus=np.array([j[2] for j in jobs], dtype=np.int64),
+        throughput=throughput,
+        total_steps=np.array([j[3] for j in jobs], dtype=np.float64),
+        arrival_s=np.array([j[0] for j in jobs], dtype=np.float64),
+        project=np.array([index[j[5]] for j in jobs], dtype=np.int64),
+        projects=projects,
+        job_type=tuple(j[1] for j in jobs),
+    )
+
+
+# ------------------------------------------------------------------------------------ Poisson
+
+
+def philly_duration_s(rng: np.random.Generator, size: int) -> Float:
+    """Gavel's ``_generate_duration``: 60 * 10**x seconds (10**x minutes), x ~ U[1.5, 3] with
+    probability 0.8, else x ~ U[3, 4] — from about 31.6 minutes to about 166.7 hours."""
+    short = rng.random(size) < 0.8
+    x = np.where(short, rng.uniform(1.5, 3.0, size), rng.uniform(3.0, 4.0, size))
+    return np.asarray(60.0 * 10.0**x, dtype=np.float64)
+
+
+def poisson(
+    rate_per_h: float,
+    jobs: int,
+    table: ThroughputTable,
+    seed: int,
+    *,
+    scale_factors: Mapping[int, float] | None = None,
+    projects: Sequence[str] = ("default",),
+    report: BuildReport | None = None,
+) -> Workload:
+    """``jobs`` jobs arriving as a Poisson process of ``rate_per_h`` jobs per hour, after
+    Gavel's ``generate_job`` (``scheduler/utils.py``).
+
+    The first job arrives at 0, then gaps are exponential with mean ``3600 / rate_per_h`` s.
+    Scale factors are drawn from ``scale_factors`` ({GPUs: probability}; all 1 when ``None``;
+    ``PHILLY_SCALE_FACTORS`` is Gavel's). The job type is uniform over the table's types
+    measured at the drawn scale (scale 1: every type; larger: the distributed ones, as Gavel
+    redraws until the template is distributed). Duration: ``philly_duration_s``.
+    ``total_steps`` = duration x the V100 throughput at that scale, so a job alone on V100s
+    takes exactly its duration. Projects are drawn uniformly. Seeded by ``seed`` alone
+    (NumPy's PCG64), so the same arguments give the same workload; Gavel's own draws
+    (Python's ``random``) are not reproduced.
+    """
+    if rate_per_h <= 0 or jobs < 1:
+        raise WorkloadError(f"need rate_per_h > 0 and jobs >= 1, got {rate_per_h} and {jobs}")
+    if not projects:
+        raise WorkloadError("need at least one project")
+    distribution = dict(scale_factors or {1: 1.0})
+    sizes = sorted(distribution)
+    weights = np.array([distribution[s] for s in sizes], dtype=np.float64)
+    if sizes[0] < 1 or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+        raise WorkloadError(
+            f"scale factors must be >= 1 with probabilities summing to 1: {distribution}"
+        )
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(3600.0 / rate_per_h, jobs)
+    arrival = np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+    scale = np.asarray(sizes, dtype=np.int64)[rng.choice(len(sizes), size=jobs, p=weights)]
+    duration = philly_duration_s(rng, jobs)
+    types: list[str] = [""] * jobs
+    for size in sizes:
+        rows = np.flatnonzero(scale == size)
+        candidates = sorted(t for t, s in table.rates if s == size)
+        if rows.size and not candidates:
+            raise WorkloadError(f"no job type in the table is measured at scale {size}")
+        for row, pick in zip(
+            rows.tolist(), rng.integers(0, max(len(candidates), 1), rows.size), strict=True
+        ):
+            types[row] = candidates[int(pick)]
+    throughput = gavel_throughputs(types, scale.tolist(), table)
+    project = rng.integers(0, len(projects), jobs)
+    _count(report, jobs)
+    return Workload(
+        job_id=np.arange(jobs, dtype=np.int64),
+        gpus=scale,
+        throughput=throughput,
+        total_steps=duration * throughput[:, GAVEL_TYPES.index("v100")],
+        arrival_s=arrival,
+        project=project.astype(np.int64),
+        projects=tuple(projects),
+        job_type=tuple(types),
+    )
+
+
+# ----------------------------------------------------------------------------- names to parse
+
+_CLUSTER_ITEM = re.compile(r"\s*(\d+)\s*[xX]\s*([A-Za-z0-9_.-]+)\s*")
+
+
+def parse_cluster(text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """``"36xV100,36xP100,36xK80"`` -> ``(("v100", "p100", "k80"), (36, 36, 36))``.
+
+    GPU types are lower-cased as Gavel spells them; order is kept; counts must be >= 1 and
+    types distinct.
+    """
+    example = "expected COUNTxTYPE[,COUNTxTYPE...], e.g. 36xV100,36xP100,36xK80"
+    if not text.strip():
+        raise WorkloadError(f"empty cluster; {example}")
+    types: list[str] = []
+    counts: list[int] = []
+    for item in text.split(","):
+        match = _CLUSTER_ITEM.fullmatch(item)
+        if match is None:
+            raise WorkloadError(f"cluster item {item.strip()!r}: {example}")
+        count, name = int(match[1]), match[2].lower()
+        if count < 1:
+            raise WorkloadError(f"cluster item {item.strip()!r}: needs at least 1 GPU")
+        if name in types:
+            raise WorkloadError(f"cluster {text!r} names {name} twice")
+        types.append(name)
+        counts.append(count)
+    return tuple(types), tuple(counts)
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A workload with its GPU-type columns, its default cluster and the jobs to measure."""
+
+    name: str
+    workload: Workload
+    gpu_types: tuple[str, ...]
+    capacity: tuple[int, ...]
+    measure: tuple[int, ...] = ()
+    """Row indices whose completion ends the run (``simulate(measure=...)``); empty: all."""
+    report: BuildReport = field(default_factory=BuildReport)
+
+    def on_cluster(self, gpu_types: Sequence[str], capacity: Sequence[int]) -> Trace:
+        """The same jobs on another cluster: throughput columns picked by type name (case
+        ignored); a cluster type the trace has no throughput for is an error."""
+        index = {t.lower(): k for k, t in enumerate(self.gpu_types)}
+        missing = [t for t in gpu_types if t.lower() not in index]
+        if missing or len(gpu_types) != len(capacity):
+            known = ", ".join(self.gpu_types)
+            msg = f"cluster type(s) {', '.join(missing)} not in trace {self.name} ({known})"
+            raise WorkloadError(msg if missing else "one capacity per GPU type, please")
+        columns = [index[t.lower()] for t in gpu_types]
+        workload = dataclasses.replace(
+            self.workload, throughput=self.workload.throughput[:, columns]
+        )
+        return dataclasses.replace(
+            self,
+            workload=workload,
+            gpu_types=tuple(self.gpu_types[c] for c in columns),
+            capacity=tuple(int(c) for c in capacity),
+        )
+
+
+def _options(text: str, spec: str, known: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in known:
+            raise WorkloadError(f"trace {spec!r}: bad option {item!r}; options: {', '.join(known)}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _number(options: Mapping[str, str], key: str, spec: str, kind: Callable[[str], float]) -> float:
+    if key not in options:
+        raise WorkloadError(f"trace {spec!r}: needs {key}=...; forms: {'; '.join(TRACE_FORMS)}")
+    try:
+        return kind(options[key])
+    except ValueError:
+        raise WorkloadError(f"trace {spec!r}: {key}={options[key]!r} is not a number") from None
+
+
+def _gavel_trace(spec: str, rest: str, data: Path) -> Trace:
+    folder = data / "traces" / "gavel"
+    table = gavel.read_throughputs(folder / "simulation_throughputs.json")
+    report = BuildReport()
+    if rest.startswith("continuous:"):
+        rate = _number(_options(rest[len("continuous:") :], spec, ("rate",)), "rate", spec, float)
+        pattern = re.compile(r"continuous_single_seed0_([0-9.]+)jobs_per_h\.tsv")
+        files = {
+            float(m[1]): p
+            for p in (folder / "generated").glob("*.tsv")
+            if (m := pattern.fullmatch(p.name))
+        }
+        if rate not in files:
+            rates = ", ".join(f"{r:g}" for r in sorted(files)) or "none"
+            raise WorkloadError(
+                f"trace {spec!r}: no generated job list at rate {rate:g}; have {rates}"
+            )
+        workload = gavel_generated(files[rate], table, report=report)
+        measure = tuple(MEASURED_IDS) if len(workload) >= MEASURED_IDS.stop else ()
+        return Trace(spec, workload, GAVEL_TYPES, CONTINUOUS_CLUSTER, measure, report)
+    seed = int(_number(_options(rest, spec, ("seed",)), "seed", spec, int))
+    seed_dir = folder / f"seed={seed}"
+    if not seed_dir.is_dir():
+        seeds = ", ".join(sorted(p.name for p in folder.glob("seed=*"))) or "none"
+        raise WorkloadError(f"trace {spec!r}: no folder {seed_dir}; have {seeds}")
+    workload = gavel_vc(seed_dir, table, report=report)
+    return Trace(spec, workload, GAVEL_TYPES, PHILLY_CLUSTER, (), report)
+
+
+def _openb_trace(spec: str, rest: str, data: Path) -> Trace:
+    folder = data / "traces" / "openb"
+    report = BuildReport()
+    workload = openb_timed(folder, rest, report=report)
+    models, capacity = openb_cluster(folder)
+    return Trace(spec, workload, models, capacity, (), report)
+
+
+def _poisson_trace(spec: str, rest: str, data: Path) -> Trace:
+    options = _options(rest, spec, ("rate", "jobs", "seed", "multigpu"))
+    multigpu = options.get("multigpu", "none")
+    if multigpu not in {"none", "philly"}:
+        raise WorkloadError(f"trace {spec!r}: multigpu must be none or philly, got {multigpu!r}")
+    table = gavel.read_throughputs(data / "traces" / "gavel" / "simulation_throughputs.json")
+    report = BuildReport()
+    workload = poisson(
+        _number(options, "rate", spec, float),
+        int(_number(options, "jobs", spec, int)),
+        table,
+        int(_number({"seed": "0", **options}, "seed", spec, int)),
+        scale_factors=PHILLY_SCALE_FACTORS if multigpu == "philly" else None,
+        report=report,
+    )
+    return Trace(spec, workload, GAVEL_TYPES, CONTINUOUS_CLUSTER, (), report)
+
+
+_TRACES: dict[str, Callable[[str, str, Path], Trace]] = {
+    "gavel": _gavel_trace,
+    "openb": _openb_trace,
+    "poisson": _poisson_trace,
+}
+
+
+def parse_trace(spec: str, *, data_dir: Path | None = None) -> Trace:
+    """A workload by name (``TRACE_FORMS``) with its default cluster: Gavel's VC traces on
+    ``PHILLY_CLUSTER``, its continuous-single lists and ``poisson`` on ``CONTINUOUS_CLUSTER``
+    (continuous-single also measures ids 4000-4999), openb on its own node list. Data comes
+    from ``data_dir``, else ``find_shared_data`` ($GPUFLEET_DATA or ../shared/data)."""
+    kind, _, rest = spec.strip().partition(":")
+    if kind not in _TRACES or not rest:
+        raise WorkloadError(f"unknown trace {spec!r}; valid forms: {'; '.join(TRACE_FORMS)}")
+    data = data_dir if data_dir is not None else find_shared_data(os.environ, Path.cwd())
+    if data is None:
+        raise WorkloadError(
+            "shared data not found: set GPUFLEET_DATA or place it at ../shared/data"
+        )
+    return _TRACES[kind](spec, rest, data)
