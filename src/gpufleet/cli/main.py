@@ -8,6 +8,7 @@ from gpufleet import __version__
 from gpufleet.cli.catalog_commands import gpus, offers
 from gpufleet.cli.placement_commands import placement_bench
 from gpufleet.cli.plan_commands import plan_command
+from gpufleet.cli.simulate_commands import simulate_command
 
 app = typer.Typer(
     name="gpufleet",
@@ -27,6 +28,10 @@ app.command(
     "plan",
     help="Plan what GPU capacity to buy, from whom and when; compare with every baseline.",
 )(plan_command)
+app.command(
+    "simulate",
+    help="Replay a job trace through the scheduling policies on a virtual clock.",
+)(simulate_command)
 
 
 @app.command()

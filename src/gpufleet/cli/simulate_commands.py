@@ -1,0 +1,169 @@
+"""``gpufleet simulate``: replay a job trace through the scheduler's policies on a virtual clock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import gpufleet.scheduling.policies  # noqa: F401 - registers the policies
+from gpufleet.cli.console import err, fail, out
+from gpufleet.reports.sim_report import PolicyRun, write_plot, write_sim_report
+from gpufleet.scheduling.core import make_policy, policy_names
+from gpufleet.sim.metrics import Metrics, summarise
+from gpufleet.sim.rounds_sim import RunResult, simulate
+from gpufleet.sim.workloads import Trace, WorkloadError, parse_cluster, parse_trace
+
+TABLE_COLUMNS = (
+    ("JCT h", "avg_jct_h"),
+    ("p50 h", "p50_jct_h"),
+    ("p99 h", "p99_jct_h"),
+    ("queue h", "avg_queueing_h"),
+    ("span h", "makespan_h"),
+    ("util %", "utilisation"),
+    ("FTF", "ftf_rho_mean"),
+    ("preempt", "preemptions"),
+    ("unfin.", "unfinished"),
+)
+"""(column, metric): JCT average and percentiles, average queueing delay, makespan, GPU
+utilisation, mean finish-time fairness rho, preemptions, unfinished jobs."""
+
+
+def _policies(policy: str, compare: str | None) -> list[str]:
+    names = [p.strip() for p in (compare or policy).split(",") if p.strip()]
+    if compare and compare.strip() == "all":
+        names = policy_names()
+    unknown = [n for n in names if n not in policy_names()]
+    if unknown or not names:
+        known = ", ".join(policy_names())
+        flag = "--compare" if compare else "--policy"
+        raise fail(f"{flag}: unknown policy {', '.join(unknown) or '(none given)'}; known: {known}")
+    return list(dict.fromkeys(names))
+
+
+def _row(metrics: Metrics, result: RunResult) -> dict[str, float | int | None]:
+    data = metrics.as_dict()
+    row: dict[str, float | int | None] = {}
+    for label, key in TABLE_COLUMNS:
+        value = data.get(key)
+        if key == "utilisation" and isinstance(value, float):
+            value *= 100
+        row[label] = value if isinstance(value, int | float) or value is None else None
+    row["wall s"] = result.wall_s
+    return row
+
+
+def _fmt(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.2f}"
+
+
+def simulate_command(
+    trace: Annotated[
+        str,
+        typer.Option(
+            help="gavel:seed=N | gavel:continuous:rate=R | openb:NAME | poisson:rate=R,jobs=N"
+        ),
+    ] = "gavel:continuous:rate=2.8",
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="GPUs per type, e.g. 36xV100,36xP100,36xK80 (default: the trace's)."),
+    ] = None,
+    policy: Annotated[str, typer.Option(help="Scheduling policy.")] = "min-jct",
+    compare: Annotated[
+        str | None,
+        typer.Option(help="Several policies on the same jobs (comma-separated, or all)."),
+    ] = None,
+    round_s: Annotated[float, typer.Option(min=1.0, help="Scheduling round, seconds.")] = 360.0,
+    restart_overhead_s: Annotated[
+        float, typer.Option(min=0.0, help="Checkpoint-restart cost when a job starts or moves.")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the policies' random choices.")] = 0,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the JCT CDF as a PNG here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    names = _policies(policy, compare)
+    try:
+        loaded: Trace = parse_trace(trace)
+        if cluster is not None:
+            types, counts = parse_cluster(cluster)
+            loaded = loaded.on_cluster(types, counts)
+    except WorkloadError as exc:
+        raise fail(str(exc), code=1) from None
+    workload = loaded.workload
+    measure = list(loaded.measure) or None
+    cluster_text = ", ".join(
+        f"{c}x{t}" for t, c in zip(loaded.gpu_types, loaded.capacity, strict=True)
+    )
+    err.print(
+        f"[bold]{loaded.name}[/bold]: {len(workload):,} jobs on {cluster_text}; "
+        + ("; ".join(loaded.report.lines()[1:]) or "nothing skipped"),
+        highlight=False,
+    )
+    runs: list[PolicyRun] = []
+    results: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as progress:  # fmt: skip
+        for name in names:
+            task = progress.add_task(f"{name}: jobs done", total=len(measure or workload.job_id))
+
+            def tick(done: int, total: int, task: Any = task) -> None:
+                _ = total
+                progress.update(task, completed=done)
+
+            try:
+                result = simulate(
+                    workload, make_policy(name, seed=seed), gpu_types=loaded.gpu_types,
+                    capacity=loaded.capacity, round_s=round_s, measure=measure or (),
+                    restart_overhead_s=restart_overhead_s, progress=tick,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise fail(f"{name}: {exc}", code=1) from None
+            progress.remove_task(task)
+            metrics = summarise(workload, result, measure=measure, capacity=loaded.capacity,
+                                round_s=round_s)  # fmt: skip
+            rows = np.asarray(measure) if measure else np.arange(len(workload))
+            runs.append(PolicyRun(name, _row(metrics, result), result.jct_s[rows] / 3600,
+                                  result.utilisation))  # fmt: skip
+            results[name] = {**metrics.as_dict(), "wall_s": result.wall_s, "rounds": result.rounds}
+            results[name].pop("utilisation_series", None)
+    settings = (
+        f"trace {loaded.name}: {len(workload):,} jobs; cluster {cluster_text}; rounds of "
+        f"{round_s:g} s; restart overhead {restart_overhead_s:g} s; seed {seed}"
+    )
+    measured = (
+        f"measured: {len(measure):,} jobs (ids {measure[0]}-{measure[-1]})"
+        if measure
+        else "measured: every job"
+    )
+    description = [settings, *(f"workload: {line}" for line in loaded.report.lines()), measured]
+    if report is not None:
+        write_sim_report(report, loaded.name, description, runs)
+    if plot is not None:
+        write_plot(runs, plot)
+    if as_json:
+        out.print_json(json.dumps({"trace": loaded.name, "policies": results}, default=str))
+        return
+    table = Table(
+        title=f"{loaded.name} on {cluster_text}", title_justify="left", header_style="bold"
+    )
+    table.add_column("policy")
+    for label in runs[0].metrics:
+        table.add_column(label, justify="right")
+    for run in runs:
+        table.add_row(run.name, *(_fmt(v) for v in run.metrics.values()))
+    out.print(table)
+    for path, what in ((report, "report"), (plot, "plot")):
+        if path is not None:
+            err.print(f"{what} written to {path}")
