@@ -111,9 +111,15 @@ class Context:
 
 
 class Policy(ABC):
-    """A scheduling policy: one file each under ``scheduling/policies/``, registered by name."""
+    """A scheduling policy: one file each under ``scheduling/policies/``, registered by name.
+
+    Every policy takes ``seed`` (for its random choices, if any) as a keyword; a policy object
+    may keep state between rounds, so each run gets a fresh one (``make_policy``)."""
 
     name: str = ""
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self.seed = seed
 
     @abstractmethod
     def assign(self, context: Context) -> Int:
@@ -137,11 +143,18 @@ def register(name: str) -> Callable[[type[Policy]], type[Policy]]:
     return add
 
 
+def _load_plugins() -> None:
+    import gpufleet.scheduling.policies  # noqa: F401, PLC0415 - registers every policy file
+
+
 def policy_names() -> list[str]:
+    _load_plugins()
     return sorted(_REGISTRY)
 
 
 def make_policy(name: str, **options: object) -> Policy:
+    """A fresh policy object (``seed`` and the policy's own options as keywords)."""
+    _load_plugins()
     try:
         factory = _REGISTRY[name]
     except KeyError:

@@ -34,9 +34,6 @@ from gpufleet.scheduling.policies.kernels import greedy_fill
 
 @register("min-jct")
 class MinJct(Policy):
-    def __init__(self, *, seed: int = 0) -> None:
-        self.seed = seed
-
     def assign(self, context: Context) -> Int:
         n, k = context.throughput.shape
         if n == 0:

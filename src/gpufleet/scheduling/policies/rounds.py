@@ -46,6 +46,7 @@ class RoundMechanism(Policy):
     """Shuffle the order of GPU types every round (Gavel's agnostic policies)."""
 
     def __init__(self, *, reset_interval_s: float = 1920.0, seed: int = 0) -> None:
+        super().__init__(seed=seed)
         self.reset_interval_s = reset_interval_s
         self._shuffler = random.Random(seed + 5)  # noqa: S311 - Gavel's seeding, not security
         self._ids: Int = np.zeros(0, dtype=np.int64)
