@@ -97,6 +97,7 @@ def simulate_command(
         if cluster is not None:
             types, counts = parse_cluster(cluster)
             loaded = loaded.on_cluster(types, counts)
+        loaded, _ = loaded.runnable()
     except WorkloadError as exc:
         raise fail(str(exc), code=1) from None
     workload = loaded.workload

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -416,6 +417,33 @@ class Trace:
     measure: tuple[int, ...] = ()
     """Row indices whose completion ends the run (``simulate(measure=...)``); empty: all."""
     report: BuildReport = field(default_factory=BuildReport)
+
+    def runnable(self) -> tuple[Trace, int]:
+        """The jobs that fit this cluster somewhere (a type they run on with GPUs for the whole
+        gang), and how many did not; measured rows are renumbered."""
+        w = self.workload
+        capacity = np.asarray(self.capacity)
+        fits = ((w.throughput > 0) & (w.gpus[:, None] <= capacity[None, :])).any(axis=1)
+        dropped = int((~fits).sum())
+        if not dropped:
+            return self, 0
+        rows = np.flatnonzero(fits)
+        new_row = np.full(len(w), -1)
+        new_row[rows] = np.arange(rows.size)
+        subset: dict[str, Any] = {
+            name: (value[rows] if isinstance(value, np.ndarray) else value)
+            for name, value in ((f.name, getattr(w, f.name)) for f in dataclasses.fields(w))
+        }
+        if w.job_type:
+            subset["job_type"] = tuple(w.job_type[i] for i in rows.tolist())
+        measure = tuple(int(new_row[m]) for m in self.measure if new_row[m] >= 0)
+        report = BuildReport(rows.size, self.report.skipped.copy(), self.report.adjusted.copy())
+        report.skipped["larger than any GPU type of the cluster (or runs on none of its types)"] = (
+            dropped
+        )
+        return dataclasses.replace(
+            self, workload=dataclasses.replace(w, **subset), measure=measure, report=report
+        ), dropped
 
     def on_cluster(self, gpu_types: Sequence[str], capacity: Sequence[int]) -> Trace:
         """The same jobs on another cluster: throughput columns picked by type name (case
