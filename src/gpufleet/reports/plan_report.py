@@ -7,8 +7,6 @@ Plots are matplotlib PNGs embedded as data URIs, so the file can be mailed or ar
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,15 +14,14 @@ import matplotlib as mpl
 
 mpl.use("Agg")  # files only, never a window
 
-import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from gpufleet.domain.offer import ContractKind
 from gpufleet.planning.assemble import Assembled
 from gpufleet.planning.study import OURS, Study
+from gpufleet.reports.html import png_base64, render
 
 STACK_ORDER = (ContractKind.OWNED, ContractKind.RESERVED, ContractKind.ON_DEMAND, ContractKind.SPOT)
 """Commitments at the bottom of the capacity plot, what is rented on top."""
@@ -59,13 +56,6 @@ def capacity_by_kind(assembled: Assembled, study: Study) -> dict[str, NDArray[np
     return {k: layers[k] for k in stacking if k in layers}
 
 
-def _png(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def capacity_plot(assembled: Assembled, study: Study) -> str:
     problem = assembled.in_sample
     gpus = problem.demand / problem.period_hours
@@ -90,7 +80,7 @@ def capacity_plot(assembled: Assembled, study: Study) -> str:
     ax.set_title("Capacity by contract kind against demand (expected use of rented capacity)")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    return png_base64(fig)
 
 
 def cost_plot(study: Study) -> str:
@@ -114,7 +104,7 @@ def cost_plot(study: Study) -> str:
     ax.set_title("Out-of-sample cost distribution per strategy")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
-    return _png(fig)
+    return png_base64(fig)
 
 
 def render_plan_report(assembled: Assembled, study: Study, notes: Sequence[str]) -> str:
@@ -144,12 +134,8 @@ def render_plan_report(assembled: Assembled, study: Study, notes: Sequence[str])
         ),
         key=lambda r: -float(r["gpu_hours"]),
     )
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("gpufleet.reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template("plan.html.j2").render(
+    return render(
+        "plan.html.j2",
         s=scenario,
         study=study,
         plan=study.plan,

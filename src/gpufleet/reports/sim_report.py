@@ -8,8 +8,6 @@ utilisation over time, one line per policy.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +16,12 @@ import matplotlib as mpl
 
 mpl.use("Agg")  # files only, never a window
 
-import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
+
+from gpufleet.reports.html import png_base64, render
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +33,6 @@ class PolicyRun:
     """Completion times of the measured jobs, hours (NaN: did not finish)."""
     utilisation: Sequence[tuple[float, float]] = field(default_factory=tuple)
     """(time s, share of healthy GPUs busy)."""
-
-
-def _png(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def jct_cdf(runs: Sequence[PolicyRun]) -> Figure:
@@ -93,18 +85,14 @@ def write_plot(runs: Sequence[PolicyRun], path: Path) -> None:
 
 def render_sim_report(title: str, description: Sequence[str], runs: Sequence[PolicyRun]) -> str:
     columns = list(runs[0].metrics) if runs else []
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("gpufleet.reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template("simulation.html.j2").render(
+    return render(
+        "simulation.html.j2",
         title=title,
         description=list(description),
         columns=columns,
         runs=runs,
-        cdf_png=_png(jct_cdf(runs)),
-        util_png=_png(utilisation_plot(runs)),
+        cdf_png=png_base64(jct_cdf(runs)),
+        util_png=png_base64(utilisation_plot(runs)),
     )
 
 

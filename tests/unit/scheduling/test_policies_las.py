@@ -13,6 +13,8 @@ from gpufleet.scheduling.core import NOT_RUNNING, Context, check_assignment, mak
 from gpufleet.scheduling.policies.las import Las
 from gpufleet.sim.rounds_sim import Workload, simulate
 
+from factories import random_context
+
 X = NOT_RUNNING
 
 
@@ -47,25 +49,6 @@ def context(
         "current_type": np.array(current or [X] * n, dtype=np.int64),
     }
     return Context(**fields)
-
-
-def random_context(seed: int) -> Context:
-    """Up to 40 jobs on 1-3 types; about half run, where they can run, even beyond what their
-    type holds now (GPUs lost)."""
-    rng = np.random.default_rng(seed)
-    n, k = int(rng.integers(0, 40)), int(rng.integers(1, 4))
-    rates = rng.choice([0.0, 0.5, 1.0, 2.0], (n, k))
-    current = np.where(rng.random(n) < 0.5, rng.integers(0, k, n), X)
-    current[rates[np.arange(n), np.maximum(current, 0)] == 0] = X
-    ran_s = rng.choice([0.0, 50.0, 500.0, 5000.0], (n, k))
-    gpus = rng.choice([1, 1, 2, 4, 8], n)
-    return Context(
-        now=10000.0, round_s=100.0, gpu_types=tuple(f"t{w}" for w in range(k)),
-        capacity=rng.integers(0, 12, k), job_id=rng.permutation(n).astype(np.int64) * 7,
-        gpus=gpus, throughput=rates, remaining_steps=rng.uniform(1.0, 1e4, n),
-        arrival_s=rng.choice([0.0, 10.0, 20.0], n), attained_gpu_s=ran_s.sum(1) * gpus,
-        time_on_type=ran_s, current_type=current,
-    )  # fmt: skip
 
 
 def assign(policy: Las, ctx: Context) -> list[int]:
