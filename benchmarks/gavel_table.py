@@ -38,6 +38,7 @@ POLICIES = {
     "fifo": "fifo",
     "fifo-perf": "fifo_perf",
     "gavel-mmf": "max_min_fairness_perf",
+    "gavel-min-jct": None,
     "min-jct": None,
 }
 

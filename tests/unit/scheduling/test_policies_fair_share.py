@@ -168,3 +168,29 @@ def test_any_context_gets_a_valid_assignment_and_nothing_changes_it(seed: int) -
         assert ctx.cpu_milli[placed].sum() <= ctx.cpu_capacity_milli
     ctx.current_type = target  # the next round, with nothing changed, preempts nothing
     assert (FairShare().assign(ctx) == target).all()
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=200, deadline=None)
+def test_every_project_gets_its_quota_when_it_has_the_jobs(seed: int) -> None:
+    # Single-GPU jobs that run anywhere, quotas within capacity: each project runs at least
+    # min(its jobs, its total quota) GPUs, whoever was borrowing before.
+    rng = np.random.default_rng(seed)
+    k, n = int(rng.integers(1, 4)), int(rng.integers(0, 40))
+    capacity = rng.integers(0, 8, k)
+    share = rng.dirichlet(np.ones(3), size=k).T  # per project, per type
+    quota = {p: np.floor(share[i] * capacity).astype(np.int64) for i, p in enumerate("abc")}
+    project = rng.integers(0, 3, n)
+    ctx = Context(
+        now=1000.0, round_s=100.0, gpu_types=tuple(f"t{w}" for w in range(k)),
+        capacity=capacity, job_id=np.arange(n, dtype=np.int64), gpus=np.ones(n, dtype=np.int64),
+        throughput=rng.choice([0.5, 1.0, 2.0], (n, k)), remaining_steps=np.full(n, 1e4),
+        arrival_s=rng.uniform(0, 100, n), attained_gpu_s=np.zeros(n), time_on_type=np.zeros((n, k)),
+        current_type=np.where(rng.random(n) < 0.5, rng.integers(0, k, n), X), project=project,
+        projects=("a", "b", "c"), quota=quota,
+    )  # fmt: skip
+    assigned = make_policy("fair-share").assign(ctx)
+    for i, p in enumerate("abc"):
+        jobs = int((project == i).sum())
+        running = int(((project == i) & (assigned != X)).sum())
+        assert running >= min(jobs, int(quota[p].sum())), (p, jobs, quota[p], running)

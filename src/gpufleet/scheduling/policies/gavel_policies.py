@@ -17,6 +17,10 @@
   objective is ``big * t + sum (T/p) x`` with ``big`` larger than any throughput sum: the
   fairness level first, then what it leaves free goes to whoever can use it. (Gavel takes
   whatever interior point ECOS returns.)
+* ``gavel-min-jct`` — Gavel-style minimum average JCT: the LP over the job x GPU-type
+  throughput matrix that maximises the jobs' total rate of finishing their remaining work,
+  ``sum_j sum_w T[j, w] x[j, w] / remaining_steps[j]``, same constraints, realised by the same
+  mechanism.
 * ``fifo`` — heterogeneity-agnostic FIFO: at each reset, jobs in id (arrival) order take a GPU
   type drawn at random among those with room, and keep it; only allocated jobs run.
 * ``fifo-perf`` — Gavel's ``fifo_perf``: at each reset, jobs in id order take the fastest type
@@ -56,13 +60,28 @@ IPM_FROM_JOBS = 512
 
 def max_min_lp(context: Context) -> Float:
     """Gavel's heterogeneity-aware max-min allocation (formulation in the module docstring)."""
+    capacity = context.capacity.astype(np.float64)
+    even = (context.throughput * capacity[None, :]).sum(axis=1) / max(float(capacity.sum()), 1.0)
+    scaled = np.where(even[:, None] > 0, context.throughput / np.maximum(even, 1e-12)[:, None], 0.0)
+    return allocation_lp(context, scaled, fairness=True)
+
+
+def min_jct_lp(context: Context) -> Float:
+    """The allocation that completes jobs fastest: maximise ``sum_j sum_w T[j, w] x[j, w] /
+    remaining_steps[j]`` (each job's rate of finishing its remaining work) under the same
+    constraints, with no fairness level."""
+    rate = context.throughput / np.maximum(context.remaining_steps, 1e-9)[:, None]
+    top = float(rate.max()) if rate.size else 1.0
+    return allocation_lp(context, rate / (top if top > 0 else 1.0), fairness=False)
+
+
+def allocation_lp(context: Context, scaled: Float, *, fairness: bool) -> Float:
+    """``max big * t + sum scaled * x`` (``t`` the fairness level, dropped without ``fairness``)
+    s.t. ``sum_w scaled x >= t``, ``sum_j g_j x[j, w] <= n_w``, ``sum_w x <= 1``, ``x >= 0``."""
     n, k = context.throughput.shape
     if n == 0:
         return np.zeros((0, k))
     capacity = context.capacity.astype(np.float64)
-    total = float(capacity.sum())
-    even = (context.throughput * capacity[None, :]).sum(axis=1) / total
-    scaled = np.where(even[:, None] > 0, context.throughput / np.maximum(even, 1e-12)[:, None], 0.0)
     t_col = n * k
     inf = highspy.kHighsInf
     h = highspy.Highs()  # type: ignore[no-untyped-call]
@@ -91,7 +110,7 @@ def max_min_lp(context: Context) -> Float:
     # One solve, two priorities: the fairness level t first (weight big enough that no
     # throughput gain elsewhere can pay for lowering it), then the total normalised throughput
     # -- what the level leaves free goes to whoever can use it.
-    big = float(scaled.sum()) * 10.0 + 1.0
+    big = float(scaled.sum()) * 10.0 + 1.0 if fairness else 0.0
     cost = np.append(-scaled.ravel(), -big)
     h.changeColsCost(t_col + 1, np.arange(t_col + 1, dtype=np.int32), cost)
     h.run()
@@ -103,6 +122,15 @@ def max_min_lp(context: Context) -> Float:
 class GavelMaxMinFairness(RoundMechanism):
     def allocation(self, context: Context) -> Float:
         return max_min_lp(context)
+
+
+@register("gavel-min-jct")
+class GavelMinJct(RoundMechanism):
+    """Gavel-style minimum average JCT: ``min_jct_lp``'s allocation through Gavel's round
+    mechanism (recomputed when the job set changes, at most every ``reset_interval_s``)."""
+
+    def allocation(self, context: Context) -> Float:
+        return min_jct_lp(context)
 
 
 @register("fifo")
