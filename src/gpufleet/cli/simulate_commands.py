@@ -17,7 +17,13 @@ from gpufleet.reports.sim_report import PolicyRun, write_plot, write_sim_report
 from gpufleet.scheduling.core import make_policy, policy_names
 from gpufleet.sim.metrics import Metrics, summarise
 from gpufleet.sim.rounds_sim import RunResult, simulate
-from gpufleet.sim.workloads import Trace, WorkloadError, parse_cluster, parse_trace
+from gpufleet.sim.workloads import (
+    Trace,
+    WorkloadError,
+    parse_cluster,
+    parse_trace,
+    poisson_failures,
+)
 
 TABLE_COLUMNS = (
     ("JCT h", "avg_jct_h"),
@@ -87,6 +93,10 @@ def simulate_command(
         float, typer.Option(min=0.0, help="Checkpoint-restart cost when a job starts or moves.")
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the policies' random choices.")] = 0,
+    gpu_failures_per_day: Annotated[
+        float, typer.Option(min=0.0, help="GPU failures per GPU per day (Poisson; 0: none).")
+    ] = 0.0,
+    repair_h: Annotated[float, typer.Option(min=0.0, help="Hours a failed GPU is out.")] = 24.0,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the JCT CDF as a PNG here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -102,6 +112,10 @@ def simulate_command(
         raise fail(str(exc), code=1) from None
     workload = loaded.workload
     measure = list(loaded.measure) or None
+    failures = poisson_failures(
+        loaded.capacity, per_gpu_day=gpu_failures_per_day, repair_s=repair_h * 3600.0,
+        until_s=float(workload.arrival_s.max(initial=0.0)) * 2 + 90 * 86_400.0, seed=seed,
+    ) if gpu_failures_per_day else []  # fmt: skip
     cluster_text = ", ".join(
         f"{c}x{t}" for t, c in zip(loaded.gpu_types, loaded.capacity, strict=True)
     )
@@ -127,7 +141,7 @@ def simulate_command(
                 result = simulate(
                     workload, make_policy(name, seed=seed), gpu_types=loaded.gpu_types,
                     capacity=loaded.capacity, round_s=round_s, measure=measure or (),
-                    restart_overhead_s=restart_overhead_s, progress=tick,
+                    restart_overhead_s=restart_overhead_s, failures=failures, progress=tick,
                 )  # fmt: skip
             except ValueError as exc:
                 raise fail(f"{name}: {exc}", code=1) from None
@@ -141,7 +155,9 @@ def simulate_command(
             results[name].pop("utilisation_series", None)
     settings = (
         f"trace {loaded.name}: {len(workload):,} jobs; cluster {cluster_text}; rounds of "
-        f"{round_s:g} s; restart overhead {restart_overhead_s:g} s; seed {seed}"
+        f"{round_s:g} s; restart overhead {restart_overhead_s:g} s; seed {seed}; "
+        f"{len(failures):,} GPU failures ({gpu_failures_per_day:g} per GPU-day, "
+        f"{repair_h:g} h repairs)"
     )
     measured = (
         f"measured: {len(measure):,} jobs (ids {measure[0]}-{measure[-1]})"

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from gpufleet.catalog.sources import find_shared_data
 from gpufleet.scheduling.placement.request import MILLI_PER_GPU
-from gpufleet.sim.rounds_sim import Workload
+from gpufleet.sim.rounds_sim import Failure, Workload
 from gpufleet.sim.traces import gavel, openb
 from gpufleet.sim.traces.gavel import ThroughputTable
 
@@ -561,3 +561,25 @@ def parse_trace(spec: str, *, data_dir: Path | None = None) -> Trace:
             "shared data not found: set GPUFLEET_DATA or place it at ../shared/data"
         )
     return _TRACES[kind](spec, rest, data)
+
+
+def poisson_failures(
+    capacity: Sequence[int], *, per_gpu_day: float, repair_s: float, until_s: float, seed: int
+) -> list[Failure]:
+    """GPU failures as a Poisson process: each GPU fails ``per_gpu_day`` times a day on average
+    (so type ``w`` fails at ``capacity[w] * per_gpu_day`` per day), one GPU at a time, out for
+    ``repair_s``; from 0 to ``until_s``. Seeded."""
+    if per_gpu_day < 0 or repair_s < 0:
+        msg = "failure rate and repair time must be >= 0"
+        raise WorkloadError(msg)
+    rng = np.random.default_rng(seed)
+    out: list[Failure] = []
+    for kind, gpus in enumerate(capacity):
+        rate_s = gpus * per_gpu_day / 86_400.0
+        if rate_s <= 0:
+            continue
+        at = float(rng.exponential(1 / rate_s))
+        while at < until_s:
+            out.append(Failure(at_s=at, gpu_type=kind, gpus=1, repair_s=repair_s))
+            at += float(rng.exponential(1 / rate_s))
+    return sorted(out, key=lambda f: (f.at_s, f.gpu_type))

@@ -300,3 +300,18 @@ def test_openb_default_and_continuous_single_on_the_real_data(shared_data: Path)
     continuous = parse_trace("gavel:continuous:rate=2.8", data_dir=shared_data)
     assert continuous.measure == tuple(range(4000, 5000))
     assert continuous.workload.job_id.tolist() == list(range(len(continuous.workload)))
+
+
+def test_poisson_failures_are_seeded_and_at_the_given_rate() -> None:
+    from gpufleet.sim.workloads import poisson_failures  # noqa: PLC0415
+
+    days = 1000.0
+    failures = poisson_failures([10, 0], per_gpu_day=0.1, repair_s=3600.0, until_s=days * 86_400,
+                                seed=3)  # fmt: skip
+    assert failures == poisson_failures([10, 0], per_gpu_day=0.1, repair_s=3600.0,
+                                        until_s=days * 86_400, seed=3)  # fmt: skip
+    assert {f.gpu_type for f in failures} == {0}
+    # 10 GPUs x 0.1 a day x 1000 days = 1000 expected; Poisson sd ~32
+    assert 880 < len(failures) < 1120
+    assert all(f.gpus == 1 and f.repair_s == 3600.0 for f in failures)
+    assert [f.at_s for f in failures] == sorted(f.at_s for f in failures)
