@@ -303,7 +303,7 @@ def test_openb_default_and_continuous_single_on_the_real_data(shared_data: Path)
 
 
 def test_poisson_failures_are_seeded_and_at_the_given_rate() -> None:
-    from gpufleet.sim.workloads import poisson_failures  # noqa: PLC0415
+    from gpufleet.sim.workloads import poisson_failures
 
     days = 1000.0
     failures = poisson_failures([10, 0], per_gpu_day=0.1, repair_s=3600.0, until_s=days * 86_400,
