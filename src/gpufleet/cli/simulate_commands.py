@@ -142,6 +142,8 @@ def simulate_command(
                     workload, make_policy(name, seed=seed), gpu_types=loaded.gpu_types,
                     capacity=loaded.capacity, round_s=round_s, measure=measure or (),
                     restart_overhead_s=restart_overhead_s, failures=failures, progress=tick,
+                    cpu_capacity_milli=loaded.cpu_capacity_milli,
+                    memory_capacity_mib=loaded.memory_capacity_mib,
                 )  # fmt: skip
             except ValueError as exc:
                 raise fail(f"{name}: {exc}", code=1) from None

@@ -252,7 +252,7 @@ def openb_timed(
         raise WorkloadError(f"{exc} (openb_timed needs pod creation and deletion times)") from None
     skipped: Counter[str] = Counter()
     fractional = 0
-    jobs: list[tuple[int, str, int, int, list[int], str]] = []
+    jobs: list[tuple[int, str, int, int, list[int], str, float, float]] = []
     for where, row in rows:
         num_gpu = _whole(row, "num_gpu", where)
         creation = _whole(row, "creation_time", where)
@@ -277,7 +277,9 @@ def openb_timed(
             continue
         fractional += _whole(row, "gpu_milli", where) < MILLI_PER_GPU
         qos = (row.get("qos") or "").strip() or "default"
-        jobs.append((creation, row["name"], num_gpu, duration, usable, qos))
+        cpu = float(_whole(row, "cpu_milli", where)) if row.get("cpu_milli") else 0.0
+        memory = float(_whole(row, "memory_mib", where)) if row.get("memory_mib") else 0.0
+        jobs.append((creation, row["name"], num_gpu, duration, usable, qos, cpu, memory))
     jobs.sort(key=lambda job: job[0])  # stable: file order within a second
     throughput = np.zeros((len(jobs), len(models)))
     for i, job in enumerate(jobs):
@@ -298,7 +300,16 @@ def openb_timed(
         project=np.array([index[j[5]] for j in jobs], dtype=np.int64),
         projects=projects,
         job_type=tuple(j[1] for j in jobs),
+        cpu_milli=np.array([j[6] for j in jobs], dtype=np.float64),
+        memory_mib=np.array([j[7] for j in jobs], dtype=np.float64),
     )
+
+
+def openb_cpu_memory(trace_dir: Path) -> tuple[float, float]:
+    """The openb GPU nodes' total CPU (milli-cores) and memory (MiB): what ``fair-share``'s
+    DRF counts beside GPUs."""
+    nodes = [n for n in openb.read_nodes(trace_dir / openb.NODE_FILE) if n.gpus > 0]
+    return float(sum(n.cpu_milli for n in nodes)), float(sum(n.memory_mib for n in nodes))
 
 
 # ------------------------------------------------------------------------------------ Poisson
@@ -417,6 +428,9 @@ class Trace:
     measure: tuple[int, ...] = ()
     """Row indices whose completion ends the run (``simulate(measure=...)``); empty: all."""
     report: BuildReport = field(default_factory=BuildReport)
+    cpu_capacity_milli: float = 0.0
+    """The cluster's CPU when the trace has it (openb): DRF then counts CPU."""
+    memory_capacity_mib: float = 0.0
 
     def runnable(self) -> tuple[Trace, int]:
         """The jobs that fit this cluster somewhere (a type they run on with GPUs for the whole
@@ -519,7 +533,8 @@ def _openb_trace(spec: str, rest: str, data: Path) -> Trace:
     report = BuildReport()
     workload = openb_timed(folder, rest, report=report)
     models, capacity = openb_cluster(folder)
-    return Trace(spec, workload, models, capacity, (), report)
+    cpu, memory = openb_cpu_memory(folder)
+    return Trace(spec, workload, models, capacity, (), report, cpu, memory)
 
 
 def _poisson_trace(spec: str, rest: str, data: Path) -> Trace:

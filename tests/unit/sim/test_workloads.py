@@ -315,3 +315,15 @@ def test_poisson_failures_are_seeded_and_at_the_given_rate() -> None:
     assert 880 < len(failures) < 1120
     assert all(f.gpus == 1 and f.repair_s == 3600.0 for f in failures)
     assert [f.at_s for f in failures] == sorted(f.at_s for f in failures)
+
+
+def test_openb_jobs_carry_cpu_and_memory_for_drf(shared_data: Path) -> None:
+    from gpufleet.sim.workloads import parse_trace
+
+    trace = parse_trace("openb:default", data_dir=shared_data)
+    assert trace.cpu_capacity_milli > 0
+    assert trace.memory_capacity_mib > 0
+    cpu = trace.workload.column("cpu_milli")
+    assert cpu.shape == (len(trace.workload),)
+    assert (cpu > 0).all()
+    assert float(cpu.max()) <= trace.cpu_capacity_milli
