@@ -2,8 +2,9 @@
 
 Written by us rather than taken from SimPy: a SimPy process waiting one timeout costs 14.7 us
 per event here against 2.9 us for this loop (``benchmarks/event_kernel.py``, 200,000 events),
-and trace-scale runs fire hundreds of thousands of events. The shape follows SimPy's core (an environment that owns the
-clock, events ordered by time, then priority, then insertion order), without processes.
+and trace-scale runs fire hundreds of thousands of events. The shape follows SimPy's core (an
+environment that owns the clock, events ordered by time, then priority, then insertion order),
+without processes.
 
 Deterministic: ties in time break by ``priority`` (lower first) and then by the order events
 were scheduled, never by the events themselves; the loop reads no wall clock.
