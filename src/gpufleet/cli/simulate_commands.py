@@ -64,6 +64,27 @@ def _row(metrics: Metrics, result: RunResult) -> dict[str, float | int | None]:
     return row
 
 
+def _check_outputs(report: Path | None, plot: Path | None, seed: int) -> None:
+    """Refuse what would fail only after the runs: a missing output folder, a negative seed."""
+    for path, flag in ((report, "--report"), (plot, "--plot")):
+        if path is not None and not path.parent.is_dir():
+            raise fail(f"{flag}: folder {path.parent} does not exist")
+    if seed < 0:
+        raise fail(f"--seed: must be >= 0, got {seed}")
+
+
+def _load(trace: str, cluster: str | None) -> Trace:
+    """The trace on the requested cluster, without the jobs that cluster can never hold."""
+    try:
+        loaded = parse_trace(trace)
+        if cluster is not None:
+            types, counts = parse_cluster(cluster)
+            loaded = loaded.on_cluster(types, counts)
+        return loaded.runnable()[0]
+    except (WorkloadError, ValueError) as exc:
+        raise fail(f"--trace {trace}: {exc}", code=1) from None
+
+
 def _fmt(value: float | int | None) -> str:
     if value is None:
         return "—"
@@ -102,14 +123,8 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     names = _policies(policy, compare)
-    try:
-        loaded: Trace = parse_trace(trace)
-        if cluster is not None:
-            types, counts = parse_cluster(cluster)
-            loaded = loaded.on_cluster(types, counts)
-        loaded, _ = loaded.runnable()
-    except WorkloadError as exc:
-        raise fail(str(exc), code=1) from None
+    _check_outputs(report, plot, seed)
+    loaded = _load(trace, cluster)
     workload = loaded.workload
     measure = list(loaded.measure) or None
     failures = poisson_failures(
@@ -162,15 +177,18 @@ def simulate_command(
         f"{repair_h:g} h repairs)"
     )
     measured = (
-        f"measured: {len(measure):,} jobs (ids {measure[0]}-{measure[-1]})"
+        f"measured: {len(measure):,} jobs (rows {measure[0]}-{measure[-1]})"
         if measure
         else "measured: every job"
     )
     description = [settings, *(f"workload: {line}" for line in loaded.report.lines()), measured]
-    if report is not None:
-        write_sim_report(report, loaded.name, description, runs)
-    if plot is not None:
-        write_plot(runs, plot)
+    try:
+        if report is not None:
+            write_sim_report(report, loaded.name, description, runs)
+        if plot is not None:
+            write_plot(runs, plot)
+    except OSError as exc:
+        raise fail(f"cannot write {exc.filename}: {exc.strerror}", code=1) from None
     if as_json:
         out.print_json(json.dumps({"trace": loaded.name, "policies": results}, default=str))
         return

@@ -120,6 +120,15 @@ class Policy(ABC):
 
     def __init__(self, *, seed: int = 0) -> None:
         self.seed = seed
+        self._claimed = False
+
+    def claim(self) -> None:
+        """Mark the policy as driving one run; a second run must get a fresh one, since the
+        state a policy keeps between rounds would carry over (``make_policy``)."""
+        if getattr(self, "_claimed", False):
+            msg = f"policy {self.name!r} already drove a run: make a fresh one for each run"
+            raise ValueError(msg)
+        self._claimed = True
 
     @abstractmethod
     def assign(self, context: Context) -> Int:

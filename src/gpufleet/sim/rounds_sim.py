@@ -217,7 +217,8 @@ class _Run:
         running = ids[self.current[ids] != NOT_RUNNING]
         self.rounds += 1
         if cfg.progress is not None and self.rounds % 500 == 0:
-            cfg.progress(self.n - len(self.waiting), self.n)
+            total = len(cfg.measure) or self.n
+            cfg.progress(total - len(self.waiting), total)
         if running.size == 0:
             # Jobs wait but the policy runs none now (e.g. a stale allocation): look again in a
             # round, or at the next arrival if it comes first. (Gavel only waits for the next
@@ -233,7 +234,8 @@ class _Run:
         w, overhead, round_s = self.w, self.cfg.restart_overhead_s, self.cfg.round_s
         rates = w.throughput[running, self.current[running]]
         usable = np.where(moved, max(round_s - overhead, 0.0), round_s)
-        steps = np.minimum(np.floor(rates * usable), self.remaining[running])
+        # At least one step (or what is left): a job slower than a step a round still moves.
+        steps = np.minimum(np.maximum(np.floor(rates * usable), 1.0), self.remaining[running])
         elapsed = steps / rates + np.where(moved, overhead, 0.0)
         self.round_steps[:] = 0.0
         self.round_time[:] = 0.0
@@ -284,7 +286,14 @@ class _Run:
         kind = event.gpu_type
         lost = min(event.gpus, int(self.capacity[kind]))
         self.capacity[kind] -= lost
-        on_type = [i for i in self.active if self.current[i] == kind]
+        # Jobs that already finished their work this round keep it; the others may lose theirs.
+        done_by = self.round_start + self.round_time
+        on_type = [
+            i for i in self.active if self.current[i] == kind and not (
+                self.running_round and self.round_time[i] > 0 and done_by[i] <= lp.now
+                and self.round_steps[i] >= self.remaining[i]
+            )
+        ]  # fmt: skip
         used = int(self.w.gpus[on_type].sum()) if on_type else 0
         for i in reversed(on_type):  # the newest jobs on the type give way
             if used <= self.capacity[kind]:
@@ -346,7 +355,8 @@ def simulate(
         {p: np.asarray(q, dtype=np.int64) for p, q in (quota or {}).items()}, dict(weight or {}),
         cpu_capacity_milli, memory_capacity_mib,
     )  # fmt: skip
-    _check_runnable(workload, config)
+    _check_inputs(workload, config)
+    policy.claim()
     run = _Run(workload, policy, config)
     loop = EventLoop()
     loop.on(_Boundary, run.boundary)
@@ -373,8 +383,19 @@ def simulate(
     )
 
 
-def _check_runnable(workload: Workload, config: _Config) -> None:
-    """Every job must fit somewhere: a type it can run on with GPUs for its whole gang."""
+def _check_inputs(workload: Workload, config: _Config) -> None:
+    """Finite arrivals and steps, measured rows that exist, and every job able to fit
+    somewhere: a type it can run on with GPUs for its whole gang."""
+    if not (np.isfinite(workload.arrival_s).all() and np.isfinite(workload.total_steps).all()):
+        msg = "arrival times and total steps must be finite numbers"
+        raise ValueError(msg)
+    if (workload.total_steps <= 0).any():
+        msg = "every job needs total_steps > 0"
+        raise ValueError(msg)
+    bad = [m for m in config.measure if not 0 <= m < len(workload)]
+    if bad:
+        msg = f"measured rows {bad[:5]} are not in the workload of {len(workload)} jobs"
+        raise ValueError(msg)
     capacity = np.asarray(config.capacity)
     fits = (workload.throughput > 0) & (workload.gpus[:, None] <= capacity[None, :])
     stuck = np.flatnonzero(~fits.any(axis=1))

@@ -17,6 +17,7 @@ the file and line.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections import Counter
@@ -346,8 +347,11 @@ def poisson(
     (NumPy's PCG64), so the same arguments give the same workload; Gavel's own draws
     (Python's ``random``) are not reproduced.
     """
-    if rate_per_h <= 0 or jobs < 1:
-        raise WorkloadError(f"need rate_per_h > 0 and jobs >= 1, got {rate_per_h} and {jobs}")
+    if not (math.isfinite(rate_per_h) and rate_per_h > 0) or jobs < 1 or seed < 0:
+        raise WorkloadError(
+            f"need a finite rate_per_h > 0, jobs >= 1 and seed >= 0; "
+            f"got {rate_per_h}, {jobs} and {seed}"
+        )
     if not projects:
         raise WorkloadError("need at least one project")
     distribution = dict(scale_factors or {1: 1.0})

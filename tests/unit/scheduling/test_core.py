@@ -118,3 +118,35 @@ def test_gavel_priorities_favour_the_job_that_received_less_than_its_share() -> 
     ctx.current_type = first
     second = policy.assign(ctx)
     assert second[~ran].tolist() == [0]
+
+
+@pytest.mark.parametrize("name", ["gavel-mmf", "fifo-perf", "max-min-fairness", "fifo"])
+def test_gavel_policies_do_not_depend_on_the_order_of_job_ids(name: str) -> None:
+    def ctx(ids: list[int]) -> Context:
+        n = len(ids)
+        return Context(
+            now=0.0, round_s=360.0, gpu_types=("a",), capacity=np.array([3]),
+            job_id=np.array(ids, dtype=np.int64), gpus=np.ones(n, dtype=np.int64),
+            throughput=np.ones((n, 1)), remaining_steps=np.full(n, 100.0), arrival_s=np.zeros(n),
+            attained_gpu_s=np.zeros(n), time_on_type=np.zeros((n, 1)),
+            current_type=np.full(n, NOT_RUNNING), busy_s=np.zeros(1),
+        )  # fmt: skip
+
+    assert sorted(make_policy(name).assign(ctx([2, 1, 0])).tolist()) == [0, 0, 0]
+
+
+def test_the_max_min_level_ignores_a_job_that_fits_nowhere_now() -> None:
+    from gpufleet.scheduling.policies.gavel_policies import max_min_lp
+
+    n = 3
+    base = Context(
+        now=0.0, round_s=360.0, gpu_types=("a", "b"), capacity=np.array([2, 0]),
+        job_id=np.arange(n), gpus=np.ones(n, dtype=np.int64),
+        throughput=np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 5.0]]),  # job 2 only runs on "b"
+        remaining_steps=np.full(n, 100.0), arrival_s=np.zeros(n), attained_gpu_s=np.zeros(n),
+        time_on_type=np.zeros((n, 2)), current_type=np.full(n, NOT_RUNNING),
+    )  # fmt: skip
+    x = max_min_lp(base)
+    assert x[2].sum() == 0
+    assert x[0, 0] == pytest.approx(1.0)  # jobs 0 and 1 each get a whole GPU of "a"
+    assert x[1, 0] == pytest.approx(1.0)

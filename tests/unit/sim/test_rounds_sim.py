@@ -155,3 +155,86 @@ def test_a_run_is_deterministic_for_a_seed(name: str) -> None:
     ]
     assert np.array_equal(runs[0].jct_s, runs[1].jct_s, equal_nan=True)
     assert np.array_equal(runs[0].preemptions, runs[1].preemptions)
+
+
+# ---------------------------------------------------------------------------- regressions
+
+
+def test_a_job_slower_than_a_step_a_round_still_finishes() -> None:
+    jobs = workload([[0.002]], [3.0], [0.0])  # 500 s a step: rounds of one step each
+    result = simulate(jobs, make_policy("max-min-fairness"), gpu_types=["a"], capacity=[1])
+    assert result.jct_s[0] == pytest.approx(1500.0)
+
+
+def test_a_policy_object_drives_one_run_only() -> None:
+    jobs = workload([[1.0]], [10.0], [0.0])
+    policy = make_policy("fifo")
+    simulate(jobs, policy, gpu_types=["a"], capacity=[1])
+    with pytest.raises(ValueError, match="already drove a run"):
+        simulate(jobs, policy, gpu_types=["a"], capacity=[1])
+
+
+def test_a_failure_does_not_undo_a_job_that_finished_in_the_round() -> None:
+    # Job 1 finishes at 100 s; a GPU fails at 200 s, before the round ends: the failed GPU is
+    # the one job 1 no longer needs, so nobody loses work.
+    jobs = workload([[1.0], [1.0]], [100_000.0, 100.0], [0.0, 0.0])
+    failure = Failure(at_s=200.0, gpu_type=0, gpus=1, repair_s=10_000.0)
+    result = simulate(
+        jobs, make_policy("min-jct"), gpu_types=["a"], capacity=[2], failures=[failure]
+    )
+    assert result.completion_s[1] == pytest.approx(100.0)
+    assert result.preemptions.tolist() == [0, 0]
+    assert result.completion_s[0] == pytest.approx(100_000.0)
+
+
+def test_gavel_policies_recompute_when_gpus_fail() -> None:
+    # One job, alone: 10,000 s on the fast type, 20,000 s on the slow one. The fast GPU fails
+    # for 10 h at 1,000 s: the job moves to the slow GPU instead of waiting for the repair.
+    jobs = workload([[2.0, 1.0]], [20_000.0], [0.0])
+    failure = Failure(at_s=1000.0, gpu_type=0, gpus=1, repair_s=36_000.0)
+    result = simulate(
+        jobs,
+        make_policy("fifo-perf"),
+        gpu_types=["fast", "slow"],
+        capacity=[1, 1],
+        failures=[failure],
+    )
+    assert result.jct_s[0] < 36_000.0
+    assert result.busy_gpu_s[1] > 0
+
+
+def test_the_order_the_cluster_lists_types_in_does_not_change_an_aware_policy() -> None:
+    rng = np.random.default_rng(1)
+    rates = rng.choice([0.5, 1.0, 3.0], size=(30, 3))
+    steps = rng.uniform(500, 5000, 30).tolist()
+    arrivals = np.sort(rng.uniform(0, 2000, 30)).tolist()
+    forward = simulate(
+        workload(rates.tolist(), steps, arrivals),
+        make_policy("gavel-mmf"),
+        gpu_types=["a", "b", "c"],
+        capacity=[2, 2, 2],
+        round_s=120.0,
+    )
+    backward = simulate(
+        workload(rates[:, ::-1].tolist(), steps, arrivals),
+        make_policy("gavel-mmf"),
+        gpu_types=["c", "b", "a"],
+        capacity=[2, 2, 2],
+        round_s=120.0,
+    )
+    # The same fastest-first order either way; what is left is the LP's choice among equally
+    # fair allocations, so the averages agree closely rather than job by job.
+    assert np.mean(forward.jct_s) == pytest.approx(np.mean(backward.jct_s), rel=0.05)
+
+
+def test_bad_runs_are_refused_up_front() -> None:
+    jobs = workload([[1.0]], [10.0], [0.0])
+    with pytest.raises(ValueError, match=r"measured rows \[5\]"):
+        simulate(jobs, make_policy("fifo"), gpu_types=["a"], capacity=[1], measure=[0, 5])
+    with pytest.raises(ValueError, match="must be finite"):
+        simulate(
+            workload([[1.0]], [10.0], [float("nan")]),
+            make_policy("fifo"),
+            gpu_types=["a"],
+            capacity=[1],
+        )

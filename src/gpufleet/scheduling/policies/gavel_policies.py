@@ -82,6 +82,11 @@ def allocation_lp(context: Context, scaled: Float, *, fairness: bool) -> Float:
     if n == 0:
         return np.zeros((0, k))
     capacity = context.capacity.astype(np.float64)
+    # A job that fits nowhere now (no throughput, or its gang larger than every type's GPUs)
+    # gets nothing and stays out of the fairness rows: it would pin the level t at 0.
+    usable = (scaled > 0) & (context.gpus[:, None] <= capacity[None, :])
+    scaled = np.where(usable, scaled, 0.0)
+    stranded = ~usable.any(axis=1)
     t_col = n * k
     inf = highspy.kHighsInf
     h = highspy.Highs()  # type: ignore[no-untyped-call]
@@ -95,7 +100,7 @@ def allocation_lp(context: Context, scaled: Float, *, fairness: bool) -> Float:
     x_cols = np.arange(t_col, dtype=np.int32).reshape(n, k)
     # Rows 0..n-1: sum_w (T/p) x - t >= 0; rows n..2n-1: sum_w x <= 1 (k + 1 and k entries).
     fair_index = np.hstack([x_cols, np.full((n, 1), t_col, dtype=np.int32)]).ravel()
-    fair_value = np.hstack([scaled, -np.ones((n, 1))]).ravel()
+    fair_value = np.hstack([scaled, np.where(stranded, 0.0, -1.0)[:, None]]).ravel()
     job_index = x_cols.ravel()
     job_value = np.ones(t_col)
     type_index = x_cols.T.ravel()  # row w: every job's column w
@@ -114,6 +119,9 @@ def allocation_lp(context: Context, scaled: Float, *, fairness: bool) -> Float:
     cost = np.append(-scaled.ravel(), -big)
     h.changeColsCost(t_col + 1, np.arange(t_col + 1, dtype=np.int32), cost)
     h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        msg = f"allocation LP ended with status {h.modelStatusToString(h.getModelStatus())}"
+        raise RuntimeError(msg)
     x = np.array(h.getSolution().col_value[:t_col], dtype=np.float64).reshape(n, k)
     return np.asarray(np.clip(x, 0.0, 1.0), dtype=np.float64)
 
@@ -149,7 +157,7 @@ class Fifo(RoundMechanism):
         left = context.capacity.astype(np.int64).copy()
         for j, w in self._placement.items():
             left[w] -= int(context.gpus[active[j]])
-        for j, i in active.items():  # ids ascending: arrival order
+        for j, i in sorted(active.items()):  # job-id (arrival) order
             if j in self._placement:
                 continue
             fits = [
@@ -175,7 +183,7 @@ class FifoPerf(RoundMechanism):
     def allocation(self, context: Context) -> Float:
         left = context.capacity.astype(np.int64).copy()
         out = np.zeros(context.throughput.shape)
-        for i in range(context.jobs):
+        for i in np.argsort(context.job_id, kind="stable").tolist():  # job-id (arrival) order
             rates = np.where(left >= context.gpus[i], context.throughput[i], 0.0)
             w = int(np.argmax(rates))
             if rates[w] > 0:

@@ -18,9 +18,11 @@ allocation and wait. ``reset_interval_s = 0`` recomputes whenever the job set ch
 
 Gavel's agnostic policies also shuffle the order of GPU types every round
 (``random.Random(seed + 5)``, as Gavel seeds it); its aware policies keep the order fastest
-first. Policies that only run jobs with a positive priority (Gavel's FIFO) set
-``positive_only``. State (allocation, times, deficits) lives in the policy object and is a
-function of the contexts it has seen, so the mechanism stays deterministic for a seed.
+first (by the active jobs' mean throughput on each type, whatever order the cluster lists them
+in). A change of capacity (GPUs failed or repaired) also calls for a new allocation. Policies
+that only run jobs with a positive priority (Gavel's FIFO) set ``positive_only``. State
+(allocation, times, deficits) lives in the policy object and is a function of the contexts it
+has seen, so the mechanism stays deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class RoundMechanism(Policy):
         self._seen_busy: Float = np.zeros(0)
         self._last_reset = 0.0
         self._changed = False
+        self._capacity: Int = np.zeros(0, dtype=np.int64)
 
     @abstractmethod
     def allocation(self, context: Context) -> Float:
@@ -119,8 +122,10 @@ class RoundMechanism(Policy):
         self._time[:] = HALF_ROUND_START * context.round_s
         self._worker_time[:] = HALF_ROUND_START * context.round_s * self._ids.size
         self._last_reset = context.now
-        self._alloc = np.clip(np.asarray(self.allocation(context), dtype=np.float64), 0.0, 1.0)
-        self._alloc_ids = self._ids.copy()
+        allocation = np.clip(np.asarray(self.allocation(context), dtype=np.float64), 0.0, 1.0)
+        order = np.argsort(self._ids, kind="stable")  # sorted, for the lookups between resets
+        self._alloc = allocation[order]
+        self._alloc_ids = self._ids[order]
         self._changed = False
 
     # ---------------------------------------------------------------- the round
@@ -128,6 +133,10 @@ class RoundMechanism(Policy):
     def assign(self, context: Context) -> Int:
         busy = context.busy_s if context.busy_s is not None else context.time_on_type.sum(0)
         self._follow_jobs(context)
+        if not np.array_equal(context.capacity, self._capacity):
+            # GPUs failed or came back: Gavel recomputes too (its workers re-register).
+            self._changed = self._capacity.size > 0 or self._changed
+            self._capacity = context.capacity.copy()
         self._account(context, busy)
         due = context.now - self._last_reset >= self.reset_interval_s or self._last_reset == 0
         if self._changed and due:
@@ -136,9 +145,12 @@ class RoundMechanism(Policy):
             return np.zeros(0, dtype=np.int64)
         alloc, present = self._allocation_rows()
         priority = self._priorities(context, alloc, present)
-        types = list(range(len(context.gpu_types)))
         if self.shuffle_types:
+            types = list(range(len(context.gpu_types)))
             self._shuffler.shuffle(types)
+        else:  # fastest first (Gavel: v100, p100, k80), by the jobs' mean throughput
+            speed = context.throughput.mean(axis=0)
+            types = np.argsort(-speed, kind="stable").tolist()
         order_job, order_type = self._queues(types, priority, alloc)
         assigned = greedy_fill(
             order_job, order_type, context.capacity.astype(np.int64), context.gpus,
