@@ -1,0 +1,146 @@
+"""A fake control plane for agent tests: the ``/api/v1/agent/*`` half of ``docs/api.md``,
+served through ``httpx.MockTransport`` and recording every call in order.
+
+It keeps just enough state to answer like the real server: registered nodes, jobs scheduled on a
+node (listed in ``start`` until reported ``started``), stop requests (listed in ``stop`` while
+the node reports the job running), appended log lines and exits. Switches simulate trouble:
+``down`` (connection refused), ``refuse_next_heartbeat`` (404 or 409 once, forgetting the node),
+``refuse_started`` (409 for those job ids).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+TOKEN = "agent-token-for-tests"  # noqa: S105 - not a secret
+PREFIX = "/api/v1"
+
+
+@dataclass
+class Call:
+    path: str
+    body: dict[str, Any]
+    status: int
+
+
+@dataclass
+class FakeJob:
+    id: int
+    node: str
+    command: list[str]
+    gpu_indices: list[int]
+    env: dict[str, str] = field(default_factory=dict)
+    state: str = "scheduled"
+    stop_requested: bool = False
+    lines: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    stopped: bool | None = None
+
+
+class FakeServer:
+    def __init__(self, *, heartbeat_s: float | None = None) -> None:
+        self.calls: list[Call] = []
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[int, FakeJob] = {}
+        self.heartbeat_s = heartbeat_s
+        self.down = False
+        self.refuse_next_heartbeat: int | None = None
+        self.refuse_started: set[int] = set()
+        self.transport = httpx.MockTransport(self.handle)
+
+    # ------------------------------------------------------------------ test controls
+    def schedule(
+        self,
+        job_id: int,
+        command: list[str],
+        gpu_indices: list[int],
+        *,
+        node: str = "node-a",
+        env: dict[str, str] | None = None,
+    ) -> FakeJob:
+        job = FakeJob(job_id, node, command, gpu_indices, env or {})
+        self.jobs[job_id] = job
+        return job
+
+    def request_stop(self, job_id: int) -> None:
+        self.jobs[job_id].stop_requested = True
+
+    def paths(self) -> list[str]:
+        """The calls so far, as ``register``, ``heartbeat``, ``7/started`` ..."""
+        return [c.path.removeprefix(f"{PREFIX}/agent/").removeprefix("jobs/") for c in self.calls]
+
+    def bodies(self, suffix: str) -> list[dict[str, Any]]:
+        return [c.body for c in self.calls if c.path.endswith(suffix)]
+
+    # ------------------------------------------------------------------ HTTP
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        body = json.loads(request.content or b"{}")
+        status, answer = self._route(request, body)
+        self.calls.append(Call(request.url.path, body, status))
+        return httpx.Response(status, json=answer)
+
+    def _route(self, request: httpx.Request, body: dict[str, Any]) -> tuple[int, Any]:
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return 401, {"detail": "unknown token"}
+        path = request.url.path.removeprefix(PREFIX)
+        if request.method != "POST" or not path.startswith("/agent/"):
+            return 404, {"detail": f"no route {path}"}
+        if path == "/agent/register":
+            return self._register(body)
+        if path == "/agent/heartbeat":
+            return self._heartbeat(body)
+        _, _, job_id, action = path.strip("/").split("/")
+        job = self.jobs.get(int(job_id))
+        if job is None:
+            return 404, {"detail": f"unknown job {job_id}"}
+        return getattr(self, f"_{action}")(job, body)
+
+    def _register(self, body: dict[str, Any]) -> tuple[int, Any]:
+        self.nodes[body["name"]] = body
+        node = {"id": len(self.nodes), "name": body["name"], "state": "up"}
+        return 200, node | {"simulated": body["simulated"], "gpus": body["gpus"]}
+
+    def _heartbeat(self, body: dict[str, Any]) -> tuple[int, Any]:
+        node = body["node"]
+        if self.refuse_next_heartbeat is not None:
+            status, self.refuse_next_heartbeat = self.refuse_next_heartbeat, None
+            self.nodes.pop(node, None)
+            return status, {"detail": f"node {node} is unknown or lost"}
+        if node not in self.nodes:
+            return 404, {"detail": f"unknown node {node}"}
+        running = set(body["running"])
+        start = [
+            {"job": j.id, "command": j.command, "gpu_indices": j.gpu_indices, "env": j.env}
+            for j in self.jobs.values()
+            if j.node == node and j.state == "scheduled"
+        ]
+        stop = [j.id for j in self.jobs.values() if j.stop_requested and j.id in running]
+        answer: dict[str, Any] = {"start": start, "stop": stop, "heartbeat_s": self.heartbeat_s}
+        return 200, answer
+
+    def _started(self, job: FakeJob, body: dict[str, Any]) -> tuple[int, Any]:
+        if job.state != "scheduled" or job.id in self.refuse_started:
+            return 409, {"detail": f"job {job.id} is {job.state}, not scheduled here"}
+        job.state = "running"
+        return 200, {"id": job.id, "state": job.state}
+
+    def _logs(self, job: FakeJob, body: dict[str, Any]) -> tuple[int, Any]:
+        job.lines.extend(body["lines"])
+        return 200, {}
+
+    def _finished(self, job: FakeJob, body: dict[str, Any]) -> tuple[int, Any]:
+        if job.state != "running":
+            return 409, {"detail": f"job {job.id} is {job.state}"}
+        job.exit_code = body["exit_code"]
+        job.stopped = body["stopped"]
+        if job.stopped:
+            job.state = "cancelled"
+        else:
+            job.state = "succeeded" if job.exit_code == 0 else "failed"
+        return 200, {"id": job.id, "state": job.state}
