@@ -10,8 +10,7 @@ import pytest
 from gpufleet.catalog.gpus import GpuTable, gpu_table
 from gpufleet.catalog.problems import LoadReport
 
-FIXTURES = Path(__file__).parent / "fixtures"
-REPO = Path(__file__).resolve().parents[1]
+from factories import REPO
 
 
 def _shared_data() -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,9 @@ from gpufleet.domain.gpu import GpuModel
 from gpufleet.domain.offer import ContractKind, Offer
 from gpufleet.planning.problem import CapacityOption
 from gpufleet.scheduling.core import NOT_RUNNING, Context
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def make_offer(**overrides: Any) -> Offer:

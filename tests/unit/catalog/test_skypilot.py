@@ -11,7 +11,7 @@ from gpufleet.catalog.problems import CatalogError, LoadReport, ProblemKind
 from gpufleet.catalog.skypilot import load_vms_csv, supplier_from_path
 from gpufleet.domain.offer import ContractKind, Offer
 
-from conftest import FIXTURES
+from factories import FIXTURES
 
 CATALOG = FIXTURES / "catalog"
 

@@ -10,7 +10,7 @@ from gpufleet.catalog.supplier_file import load_supplier_file
 from gpufleet.domain.offer import HOURS_PER_MONTH, ContractKind
 from gpufleet.domain.supplier import SupplierKind
 
-from conftest import FIXTURES, REPO
+from factories import FIXTURES, REPO
 
 EXAMPLE = REPO / "docs" / "examples" / "suppliers" / "example-colo.yaml"
 

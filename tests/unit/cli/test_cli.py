@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from gpufleet.cli.main import app
 
-from conftest import FIXTURES, REPO
+from factories import FIXTURES, REPO
 
 CATALOG = str(FIXTURES / "catalog")
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from gpufleet.cli.main import app
 from gpufleet.cli.placement_commands import parse_seeds
 
-from conftest import FIXTURES
+from factories import FIXTURES
 
 
 @pytest.fixture

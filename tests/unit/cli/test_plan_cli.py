@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from gpufleet.cli.main import app
 
-from conftest import REPO
+from factories import REPO
 
 EXAMPLES = REPO / "examples"
 TEXTBOOK = str(EXAMPLES / "textbook-ab.yaml")

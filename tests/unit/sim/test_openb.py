@@ -6,7 +6,7 @@ import pytest
 
 from gpufleet.sim.traces.openb import WORKLOADS, TraceError, load_workload, read_pods
 
-from conftest import FIXTURES
+from factories import FIXTURES
 
 OPENB = FIXTURES / "openb"
 

@@ -10,7 +10,7 @@ from gpufleet.sim.fgd_published import load_published
 from gpufleet.sim.placement_bench import arrivals, bucket_curve, run_once, summarise
 from gpufleet.sim.traces.openb import load_workload
 
-from conftest import FIXTURES
+from factories import FIXTURES
 
 OPENB = FIXTURES / "openb"
 

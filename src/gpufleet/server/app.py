@@ -1,0 +1,66 @@
+"""``create_app(settings)``: the control plane's FastAPI app.
+
+It migrates the database (Alembic, ``upgrade head``) when built, mounts the routers under
+``/api/v1`` (``/metrics`` at the root), maps service errors to 4xx answers with their message as
+``detail``, and — unless ``start_loops=False`` — runs the scheduler and node-loss loops for the
+app's lifetime. ``app.state.loops`` exposes ``tick(now)`` and ``check_lost(now)`` for tests and
+tools that drive the loops themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gpufleet.scheduling.core import make_policy
+from gpufleet.server.clock import Clock, utc_now
+from gpufleet.server.db.engine import Database, upgrade
+from gpufleet.server.errors import ServiceError, UnauthorizedError
+from gpufleet.server.loops import Loops
+from gpufleet.server.metrics import Metrics
+from gpufleet.server.routers import agent, health, jobs, metrics, nodes, projects, tokens
+from gpufleet.server.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utc_now, start_loops: bool = True
+) -> FastAPI:
+    settings = settings or Settings.from_env(os.environ)
+    make_policy(settings.policy)  # an unknown policy fails here, naming the known ones
+    db = Database(settings.database_url)
+    upgrade(db.engine)
+    loops = Loops(db, settings, clock, Metrics())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_loops:
+            loops.start()
+        try:
+            yield
+        finally:
+            await loops.stop()
+            db.dispose()
+
+    app = FastAPI(title="gpufleet control plane", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.clock = clock
+    app.state.metrics = loops.metrics
+    app.state.loops = loops
+    for router in (health, tokens, projects, jobs, nodes, agent):
+        app.include_router(router.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)
+    app.add_exception_handler(ServiceError, _service_error)
+    return app
+
+
+async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)  # noqa: S101 - registered for ServiceError only
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)

@@ -1,0 +1,46 @@
+"""FastAPI dependencies: the database, the time, the caller (``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from gpufleet.server.db.engine import Database
+from gpufleet.server.services.auth import Principal, authenticate
+from gpufleet.server.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="An API token (POST /api/v1/tokens)")
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock()
+    return now
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def get_principal(
+    db: DbDep,
+    now: NowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return authenticate(db, credentials.credentials if credentials else None, now)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,201 @@
+"""API schemas (pydantic v2), one family per resource: ``XCreate`` in, ``XPublic`` out.
+
+They mirror ``docs/api.md`` field for field. Schema rules (types, ranges) are checked here and
+answered with FastAPI's 422 body, which names the field; rules that need the database or the GPU
+table (unknown project, unknown GPU model, a gang larger than any node) are the services' (400).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gpufleet.domain.fleet import NodeState
+from gpufleet.domain.job import JobState
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+NodeName = Annotated[str, Field(min_length=1, max_length=255)]
+Argument = Annotated[str, Field(min_length=1)]
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    AGENT = "agent"
+
+
+class Strict(BaseModel):
+    """User-facing input: an unknown field is an error (a typo must not be silently dropped)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Lenient(BaseModel):
+    """Agent protocol input: unknown fields are ignored, so agents and servers can be upgraded
+    one at a time."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+class TokenCreate(Strict):
+    user: Annotated[str, Field(min_length=1, max_length=100)]
+    role: Role
+    project: Name | None = None
+    """Required for ``member``."""
+    node: NodeName | None = None
+    """Required for ``agent``: the node name it may register and heartbeat as."""
+    ttl_s: Annotated[int, Field(gt=0)] | None = None
+
+
+class TokenPublic(BaseModel):
+    token: str
+    """Shown once; only its SHA-256 is stored."""
+    user: str
+    role: Role
+    project: str | None
+    expires_at: datetime | None
+
+
+class ProjectCreate(Strict):
+    name: Name
+    quota: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    budget_usd: Annotated[float, Field(ge=0)] | None = None
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class ProjectPublic(BaseModel):
+    name: str
+    quota: dict[str, int]
+    budget_usd: float | None
+    weight: float
+    running_gpus: int
+    """GPUs held by its scheduled and running jobs."""
+    pending_jobs: int
+
+
+class JobCreate(Strict):
+    project: Name
+    command: Annotated[list[Argument], Field(min_length=1)]
+    gpus: Annotated[int, Field(ge=1)] = 1
+    gpu_models: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    """GPU models (any alias) or families (``A100``: every A100); empty: any model."""
+    priority: int = 0
+    name: Annotated[str, Field(max_length=200)] = ""
+
+
+class JobPublic(BaseModel):
+    id: int
+    project: str
+    name: str
+    command: list[str]
+    gpus: int
+    gpu_models: list[str]
+    priority: int
+    state: JobState
+    node: str | None
+    gpu_indices: list[int]
+    exit_code: int | None
+    submitted_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+
+
+class LogLine(BaseModel):
+    seq: int
+    text: str
+
+
+class LogPage(BaseModel):
+    lines: list[LogLine]
+    next: int
+    """Pass as ``after`` to read on."""
+
+
+class GpuPublic(BaseModel):
+    index: int
+    model: str
+    memory_gib: float
+    utilisation_pct: float | None
+    memory_used_gib: float | None
+    temperature_c: float | None
+    power_w: float | None
+    simulated: bool
+
+
+class NodePublic(BaseModel):
+    id: int
+    name: str
+    state: NodeState
+    simulated: bool
+    gpus: list[GpuPublic]
+    last_heartbeat: datetime
+
+
+class GpuRegister(Lenient):
+    index: Annotated[int, Field(ge=0)]
+    model: Annotated[str, Field(min_length=1, max_length=100)]
+    memory_gib: Annotated[float, Field(ge=0)]
+    uuid: Annotated[str, Field(max_length=100)] = ""
+
+
+class NodeRegister(Lenient):
+    name: NodeName
+    gpus: list[GpuRegister] = Field(default_factory=list)
+    simulated: bool = False
+    cpu_count: Annotated[int, Field(ge=0)] = 0
+    memory_gib: Annotated[float, Field(ge=0)] = 0.0
+
+
+class GpuTelemetry(Lenient):
+    index: Annotated[int, Field(ge=0)]
+    utilisation_pct: float | None = None
+    memory_used_gib: float | None = None
+    temperature_c: float | None = None
+    power_w: float | None = None
+
+
+class Heartbeat(Lenient):
+    node: NodeName
+    telemetry: list[GpuTelemetry] = Field(default_factory=list)
+    running: list[int] = Field(default_factory=list)
+    """Ids of the jobs the agent runs now."""
+
+
+class JobStart(BaseModel):
+    job: int
+    command: list[str]
+    gpu_indices: list[int]
+    env: dict[str, str]
+
+
+class Assignments(BaseModel):
+    start: list[JobStart]
+    stop: list[int]
+    """Job ids to SIGTERM."""
+    heartbeat_s: float
+
+
+class JobStarted(Lenient):
+    pass
+
+
+class JobLogs(Lenient):
+    lines: list[str]
+
+
+class JobFinished(Lenient):
+    exit_code: int
+    stopped: bool = False
+
+
+class Empty(BaseModel):
+    pass
