@@ -1,10 +1,10 @@
 """``create_app(settings)``: the control plane's FastAPI app.
 
 It migrates the database (Alembic, ``upgrade head``) when built, mounts the routers under
-``/api/v1`` (``/metrics`` at the root), maps service errors to 4xx answers with their message as
-``detail``, and — unless ``start_loops=False`` — runs the scheduler and node-loss loops for the
-app's lifetime. ``app.state.loops`` exposes ``tick(now)`` and ``check_lost(now)`` for tests and
-tools that drive the loops themselves.
+``/api/v1`` (``/metrics`` and the web dashboard, ``server.dashboard``, at the root), maps service
+errors to 4xx answers with their message as ``detail``, and — unless ``start_loops=False`` —
+runs the scheduler and node-loss loops for the app's lifetime. ``app.state.loops`` exposes
+``tick(now)`` and ``check_lost(now)`` for tests and tools that drive the loops themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gpufleet.scheduling.core import make_policy
+from gpufleet.server import dashboard
 from gpufleet.server.clock import Clock, utc_now
 from gpufleet.server.db.engine import Database, upgrade
 from gpufleet.server.errors import ServiceError, UnauthorizedError
@@ -56,6 +57,7 @@ def create_app(
     for router in (health, tokens, projects, jobs, nodes, agent):
         app.include_router(router.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
+    dashboard.install(app)
     app.add_exception_handler(ServiceError, _service_error)
     return app
 
