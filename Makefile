@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-ARGS ?= --sort price-per-gpu --limit 40
+ARGS ?=
 
 .PHONY: up test lint venv clean
 
@@ -17,10 +17,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-## The main job. Until the control plane exists (issue 6) it is the offer browser:
-## every supplier's GPU offers, cheapest per GPU-hour first. Pass other options with ARGS="...".
+## The main job: the control plane (API, dashboard, scheduler) on SQLite in .gpufleet/ with one
+## local agent (real GPUs through NVML, else 4 simulated H100s). Ctrl-C stops it; run it again
+## to resume. Pass options with ARGS="...", e.g. ARGS="--port 9000 --fake-gpus 8xA100-80GB".
 up: venv
-	$(BIN)/gpufleet offers $(ARGS)
+	$(BIN)/gpufleet up $(ARGS)
 
 ## The test suite (unit tests; integration tests join as the server grows).
 test: venv

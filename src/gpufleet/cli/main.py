@@ -5,9 +5,13 @@ from __future__ import annotations
 import typer
 
 from gpufleet import __version__
+from gpufleet.cli.agent_commands import agent
 from gpufleet.cli.catalog_commands import gpus, offers
+from gpufleet.cli.fleet_commands import nodes, projects_app, tokens_app
+from gpufleet.cli.job_commands import cancel, jobs, logs, submit
 from gpufleet.cli.placement_commands import placement_bench
 from gpufleet.cli.plan_commands import plan_command
+from gpufleet.cli.server_commands import up
 from gpufleet.cli.simulate_commands import simulate_command
 
 app = typer.Typer(
@@ -32,6 +36,23 @@ app.command(
     "simulate",
     help="Replay a job trace through the scheduling policies on a virtual clock.",
 )(simulate_command)
+
+app.command(
+    "up",
+    help="Start the control plane (API, dashboard, scheduler) on SQLite with one local agent.",
+)(up)
+app.command("agent", help="Run a node agent: register this machine's GPUs, run jobs.")(agent)
+app.command(
+    "submit",
+    help="Submit a job: gpufleet submit --project P --gpus 2 -- python train.py",
+    context_settings={"allow_interspersed_args": False},
+)(submit)
+app.command("jobs", help="List jobs, newest first.")(jobs)
+app.command("logs", help="Print a job's output; --follow until it ends.")(logs)
+app.command("cancel", help="Cancel a job.")(cancel)
+app.command("nodes", help="Nodes and their GPUs with telemetry; simulated GPUs are marked.")(nodes)
+app.add_typer(projects_app, name="projects")
+app.add_typer(tokens_app, name="tokens")
 
 
 @app.command()
