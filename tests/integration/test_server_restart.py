@@ -79,3 +79,35 @@ def test_two_schedulers_deciding_at_once_never_double_book(
     finally:
         one.close()
         two.close()
+
+
+def test_the_time_a_server_was_down_is_not_its_nodes_silence(
+    database_url: str, clock: FakeClock
+) -> None:
+    # The server is down for a minute; its agents kept running their jobs. Restarted, it gives
+    # them a whole loss window (3 x 5 s) to heartbeat before declaring anything lost — else
+    # every running job would be requeued and run twice.
+    first = Fleet(database_url, clock)
+    try:
+        first.project("vision")
+        node = first.agent("node-a", gpus=2)
+        job = first.submit(gpus=2, name="long")
+        first.tick()
+        node.start_assigned()
+    finally:
+        first.close()
+
+    clock.advance(60)
+    second = Fleet(database_url, clock, admin=first.admin)
+    try:
+        assert second.check_lost() == []
+        clock.advance(14)
+        assert second.check_lost() == []
+        agent = Agent(second, "node-a", node.token)
+        agent.running = {job["id"]}
+        agent.heartbeat()
+        clock.advance(16)  # silent for a whole window after the server came back
+        assert second.check_lost() == ["node-a"]
+        assert second.job(job["id"])["state"] == "pending"
+    finally:
+        second.close()

@@ -28,12 +28,14 @@ exist to block, wait in real time.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import queue
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -47,6 +49,16 @@ JobId = int | str
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 _EOF = None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_agent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the job is killed if the agent dies (``PR_SET_PDEATHSIG``), so a job the server
+    requeues after losing this node can never run twice."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +156,7 @@ class JobRunner:
                 env=env,
                 cwd=self.cwd,
                 process_group=0,
+                preexec_fn=_die_with_agent if sys.platform == "linux" else None,  # noqa: PLW1509
                 text=True,
                 encoding="utf-8",
                 errors="replace",

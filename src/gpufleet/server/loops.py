@@ -1,5 +1,4 @@
-"""The background loops: the scheduler tick (every ``tick_s``) and the node-loss check (every
-``heartbeat_s``).
+"""The background loops: the scheduler tick and the node-loss check, both every ``tick_s``.
 
 ``Loops.tick(now)`` and ``Loops.check_lost(now)`` are plain functions, so tests drive them with
 explicit times and never sleep; ``start``/``stop`` run them on the event loop (each pass in a
@@ -32,6 +31,9 @@ class Loops:
         self.metrics = metrics
         self._stop: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.started_at = clock()
+        """Nodes get a whole loss window after the server starts: the time it was down is not
+        their silence (else a restart would requeue every running job and run it twice)."""
 
     def tick(self, now: datetime | None = None) -> scheduler.TickReport:
         """One scheduler pass at ``now`` (the clock's time if not given)."""
@@ -46,8 +48,12 @@ class Loops:
         return report
 
     def check_lost(self, now: datetime | None = None) -> list[str]:
-        """Mark nodes lost whose heartbeat is too old; requeue their jobs. Returns their names."""
-        return nodes.check_lost(self.db, now or self.clock(), self.settings.lost_after_s)
+        """Mark nodes lost whose heartbeat is too old; requeue their jobs. Returns their names.
+        Nothing is lost until the server has been up for a whole loss window."""
+        now = now or self.clock()
+        if (now - self.started_at).total_seconds() < self.settings.lost_after_s:
+            return []
+        return nodes.check_lost(self.db, now, self.settings.lost_after_s)
 
     @property
     def running(self) -> bool:
@@ -60,7 +66,7 @@ class Loops:
         self._tasks = [
             asyncio.create_task(self._every(self.settings.tick_s, self.tick, "scheduler tick")),
             asyncio.create_task(
-                self._every(self.settings.heartbeat_s, self.check_lost, "node-loss check")
+                self._every(self.settings.tick_s, self.check_lost, "node-loss check")
             ),
         ]
 

@@ -15,8 +15,9 @@ class Settings:
     """SQLAlchemy URL: ``sqlite+pysqlite:///PATH`` or ``postgresql+psycopg://USER@HOST/DB``."""
     heartbeat_s: float = 5.0
     """How often agents heartbeat (told to them in every heartbeat response)."""
-    lost_after_heartbeats: int = 3
-    """A node is lost after this many heartbeat periods without one."""
+    lost_after_heartbeats: float = 2.5
+    """A node is lost after this many heartbeat periods without one. With the loss check run
+    every tick, a node whose agent stops is lost within 3 heartbeat periods of its last one."""
     tick_s: float = 1.0
     """Scheduler tick period (also the scheduling round the policy sees)."""
     policy: str = "priority"
@@ -51,7 +52,7 @@ class Settings:
             return cls(
                 database_url=env.get("GPUFLEET_DATABASE_URL") or defaults.database_url,
                 heartbeat_s=float(env.get("GPUFLEET_HEARTBEAT_S", defaults.heartbeat_s)),
-                lost_after_heartbeats=int(
+                lost_after_heartbeats=float(
                     env.get("GPUFLEET_LOST_AFTER_HEARTBEATS", defaults.lost_after_heartbeats)
                 ),
                 tick_s=float(env.get("GPUFLEET_TICK_S", defaults.tick_s)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -235,3 +236,43 @@ def test_a_very_long_line_arrives_in_pieces() -> None:
         assert [len(line) for line in runner.drain_logs()[1]] == [1000, 1000, 500, 3]
     finally:
         runner.shutdown(timeout_s=1.0)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
+def test_a_job_dies_with_a_killed_agent(tmp_path: Path) -> None:
+    # An "agent" process starts a long job, writes its pid and is SIGKILLed: the job must not
+    # live on (the server would requeue it and it would run twice).
+    script = tmp_path / "agent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from gpufleet.agent.runner import JobRunner, JobSpec\n"
+        "runner = JobRunner()\n"
+        "sleeper = (sys.executable, '-c', 'import time; time.sleep(60)')\n"
+        "runner.start(JobSpec(job_id=1, command=sleeper))\n"
+        "time.sleep(0.5)\n"
+        "print(runner._jobs[1].proc.pid, flush=True)\n"
+        "time.sleep(60)\n",
+        encoding="utf-8",
+    )
+    with subprocess.Popen(  # noqa: S603 - our own test script
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True
+    ) as agent:
+        assert agent.stdout is not None
+        line = agent.stdout.readline().strip()
+        agent.kill()
+    pid = int(line)
+    assert pid > 0
+
+    def alive() -> bool:  # a zombie waiting for init to reap it counts as dead
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 5
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive():
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the job outlived its agent")

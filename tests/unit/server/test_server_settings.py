@@ -13,8 +13,8 @@ from gpufleet.server.settings import DEFAULT_DATABASE_URL, Settings
 def test_defaults() -> None:
     settings = Settings()
     assert settings.database_url == DEFAULT_DATABASE_URL
-    assert (settings.heartbeat_s, settings.lost_after_heartbeats, settings.tick_s) == (5, 3, 1)
-    assert settings.lost_after_s == 15
+    assert (settings.heartbeat_s, settings.lost_after_heartbeats, settings.tick_s) == (5, 2.5, 1)
+    assert settings.lost_after_s == 12.5  # + at most a 1-s tick: lost within 3 heartbeats
     assert settings.policy == "priority"
 
 
