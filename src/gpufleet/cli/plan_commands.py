@@ -37,7 +37,8 @@ from gpufleet.cli.console import err, fail, out
 from gpufleet.domain.offer import ContractKind, Offer
 from gpufleet.planning.assemble import EVALUATION_SEED_OFFSET, Assembled, AssemblyError, assemble
 from gpufleet.planning.forecast import Forecast, forecast
-from gpufleet.planning.scenario_file import Scenario, ScenarioError, load_scenario, parse_risk
+from gpufleet.planning.scenario_file import Scenario, load_scenario, parse_risk
+from gpufleet.planning.scenario_reader import ScenarioError
 from gpufleet.planning.spot import SpotEstimate, pool_estimates, useful_fraction
 from gpufleet.planning.study import OURS, Study, run_study
 from gpufleet.reports.plan_report import write_plan_report

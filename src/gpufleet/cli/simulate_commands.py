@@ -17,13 +17,8 @@ from gpufleet.reports.sim_report import PolicyRun, write_plot, write_sim_report
 from gpufleet.scheduling.core import make_policy, policy_names
 from gpufleet.sim.metrics import Metrics, summarise
 from gpufleet.sim.rounds_sim import RunResult, simulate
-from gpufleet.sim.workloads import (
-    Trace,
-    WorkloadError,
-    parse_cluster,
-    parse_trace,
-    poisson_failures,
-)
+from gpufleet.sim.trace_specs import Trace, parse_cluster, parse_trace
+from gpufleet.sim.workloads import WorkloadError, poisson_failures
 
 TABLE_COLUMNS = (
     ("JCT h", "avg_jct_h"),

@@ -79,6 +79,7 @@ from gpufleet.catalog import yaml_lines
 from gpufleet.catalog.problems import Problem
 from gpufleet.catalog.yaml_lines import LineMap
 from gpufleet.domain.offer import HOURS_PER_MONTH, ContractKind
+from gpufleet.planning.scenario_reader import FieldReader, ScenarioError
 
 FORMAT = "gpufleet-scenario/v1"
 PERIOD_HOURS = {"day": 24.0, "week": 168.0, "month": HOURS_PER_MONTH}
@@ -102,14 +103,6 @@ _HISTORY_KEYS = frozenset({"usage_csv", "trace", "model", "season", "skip", "sca
 TFLOPS = "tflops"
 """In a class's substitution row: use the model's dense BF16 TFLOPS ratio."""
 _EXISTING_KEYS = frozenset({"gpu", "gpus", "from", "until", "supplier"})
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used; ``problem`` names the file, line and key."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,72 +209,6 @@ class Scenario:
         return (self.start + dt.timedelta(hours=self.period_hours * t)).isoformat()
 
 
-class _Reader:
-    """Reads values out of one mapping, raising ``ScenarioError`` that names file/line/key."""
-
-    def __init__(self, path: Path, entry: LineMap, where: str, allowed: frozenset[str]) -> None:
-        self.path, self.entry, self.where = path, entry, where
-        unknown = sorted(set(entry) - allowed)
-        if unknown:
-            raise self.error(unknown[0], f"unknown key(s) {', '.join(unknown)}")
-
-    def error(self, key: str | None, message: str) -> ScenarioError:
-        field_name = f"{self.where}.{key}" if self.where and key else (key or self.where or None)
-        return ScenarioError(Problem(str(self.path), self.entry.line_of(key), field_name, message))
-
-    def get(self, key: str) -> Any:
-        return self.entry.get(key)
-
-    def text(self, key: str, default: str | None = None) -> str | None:
-        value = self.entry.get(key, default)
-        if value is None:
-            return None
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise self.error(key, f"must be text, got {value!r}")
-        return str(value)
-
-    def number(
-        self, key: str, default: float | None = None, *, low: float = 0.0, high: float = math.inf
-    ) -> float | None:
-        value = self.entry.get(key, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, got {value!r}")
-        if not low <= value <= high or math.isnan(value):
-            bounds = f">= {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
-            raise self.error(key, f"must be {bounds}, got {value}")
-        return float(value)
-
-    def integer(self, key: str, default: int | None = None, *, low: int = 0) -> int | None:
-        value = self.entry.get(key, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be a whole number, got {value!r}")
-        if value < low:
-            raise self.error(key, f"must be >= {low}, got {value}")
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.entry.get(key)
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
-        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-            raise self.error(key, f"must be a list of names, got {value!r}")
-        return tuple(str(v) for v in value)
-
-    def mapping(self, key: str) -> LineMap | None:
-        value = self.entry.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, LineMap):
-            raise self.error(key, f"must be a mapping, got {value!r}")
-        return value
-
-
 def parse_horizon(value: str | int, period: str) -> int:
     """``26`` (periods), ``26w``, ``6m``, ``180d``, ``1y`` -> whole periods (rounded up)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -318,13 +245,13 @@ def parse_risk(value: str) -> Risk:
     return Risk(alpha, weight)
 
 
-def _series(reader: _Reader, key: str, span: int) -> NDArray[np.float64] | None:
+def _series(reader: FieldReader, key: str, span: int) -> NDArray[np.float64] | None:
     """A number (flat), a list of ``span`` numbers, or ``{from: a, to: b}`` (a linear ramp)."""
     value = reader.get(key)
     if value is None:
         return None
     if isinstance(value, LineMap):
-        ramp = _Reader(reader.path, value, f"{reader.where}.{key}", frozenset({"from", "to"}))
+        ramp = FieldReader(reader.path, value, f"{reader.where}.{key}", frozenset({"from", "to"}))
         a, b = ramp.number("from"), ramp.number("to")
         if a is None or b is None:
             raise ramp.error(None, "a ramp needs both from and to")
@@ -344,7 +271,7 @@ def _series(reader: _Reader, key: str, span: int) -> NDArray[np.float64] | None:
     return array
 
 
-def _span(reader: _Reader, horizon: int) -> tuple[int, int]:
+def _span(reader: FieldReader, horizon: int) -> tuple[int, int]:
     first = reader.integer("from", 0) or 0
     last = reader.integer("until", horizon - 1)
     last = horizon - 1 if last is None else last
@@ -358,7 +285,7 @@ def _span(reader: _Reader, horizon: int) -> tuple[int, int]:
 def _project(path: Path, entry: Any, index: int, horizon: int) -> DemandLine:
     if not isinstance(entry, LineMap):
         raise ScenarioError(Problem(str(path), None, f"demand.projects[{index}]", "not a mapping"))
-    r = _Reader(path, entry, f"demand.projects[{index}]", _PROJECT_KEYS)
+    r = FieldReader(path, entry, f"demand.projects[{index}]", _PROJECT_KEYS)
     name = r.text("project")
     if not name:
         raise r.error("project", "project is required")
@@ -390,7 +317,7 @@ def _project(path: Path, entry: Any, index: int, horizon: int) -> DemandLine:
 
 
 def _history(path: Path, entry: LineMap) -> HistorySpec:
-    r = _Reader(path, entry, "demand.history", _HISTORY_KEYS)
+    r = FieldReader(path, entry, "demand.history", _HISTORY_KEYS)
     csv, trace = r.text("usage_csv"), r.text("trace")
     if (csv is None) == (trace is None):
         raise r.error("usage_csv", "give exactly one of usage_csv, trace")
@@ -412,7 +339,7 @@ def _history(path: Path, entry: LineMap) -> HistorySpec:
 def _offers(path: Path, entry: LineMap | None) -> OfferSelection:
     if entry is None:
         return OfferSelection()
-    r = _Reader(path, entry, "offers", _OFFER_KEYS)
+    r = FieldReader(path, entry, "offers", _OFFER_KEYS)
     catalog = r.text("catalog", "auto") or "auto"
     if catalog not in {"auto", "builtin", "none"}:
         raise r.error("catalog", f"must be auto, builtin or none, got {catalog!r}")
@@ -426,7 +353,7 @@ def _offers(path: Path, entry: LineMap | None) -> OfferSelection:
     efficiency: dict[str, float] = {}
     table = r.mapping("efficiency")
     if table is not None:
-        eff = _Reader(path, table, "offers.efficiency", frozenset(table))
+        eff = FieldReader(path, table, "offers.efficiency", frozenset(table))
         for gpu in table:
             efficiency[gpu] = eff.number(gpu, low=1e-9) or 0.0
     files = tuple(path.parent / f for f in r.strings("supplier_files"))
@@ -442,13 +369,13 @@ def _offers(path: Path, entry: LineMap | None) -> OfferSelection:
     )
 
 
-def _capacities(path: Path, r: _Reader) -> dict[str, float]:
+def _capacities(path: Path, r: FieldReader) -> dict[str, float]:
     value = r.get("capacity_gpus_per_offer")
     if value is None:
         return {}
     if not isinstance(value, LineMap):
         return {"default": r.number("capacity_gpus_per_offer", low=1.0) or 0.0}
-    caps = _Reader(path, value, "offers.capacity_gpus_per_offer", frozenset(value))
+    caps = FieldReader(path, value, "offers.capacity_gpus_per_offer", frozenset(value))
     return {str(k).lower(): caps.number(str(k), low=1.0) or 0.0 for k in value}
 
 
@@ -461,7 +388,7 @@ def _existing(path: Path, value: Any, horizon: int) -> tuple[ExistingCapacity, .
     for i, entry in enumerate(value):
         if not isinstance(entry, LineMap):
             raise ScenarioError(Problem(str(path), None, f"existing[{i}]", "not a mapping"))
-        r = _Reader(path, entry, f"existing[{i}]", _EXISTING_KEYS)
+        r = FieldReader(path, entry, f"existing[{i}]", _EXISTING_KEYS)
         gpus = r.number("gpus")
         if gpus is None:
             raise r.error("gpus", "gpus is required")
@@ -470,7 +397,7 @@ def _existing(path: Path, value: Any, horizon: int) -> tuple[ExistingCapacity, .
     return tuple(out)
 
 
-def _budget(r: _Reader, horizon: int) -> NDArray[np.float64] | None:
+def _budget(r: FieldReader, horizon: int) -> NDArray[np.float64] | None:
     value = r.get("budget_usd_per_period")
     if value is None:
         return None
@@ -488,7 +415,7 @@ def parse_scenario(text: str, path: Path, *, horizon: str | int | None = None) -
         raise ScenarioError(Problem(str(path), line, None, message)) from None
     if not isinstance(document, LineMap):
         raise ScenarioError(Problem(str(path), 1, None, "a scenario file must be a YAML mapping"))
-    r = _Reader(path, document, "", _TOP_KEYS)
+    r = FieldReader(path, document, "", _TOP_KEYS)
     if r.get("format") != FORMAT:
         raise r.error("format", f"format must be {FORMAT!r}, got {r.get('format')!r}")
     period = r.text("period", "week") or "week"
@@ -507,7 +434,7 @@ def parse_scenario(text: str, path: Path, *, horizon: str | int | None = None) -
     demand_map = r.mapping("demand")
     if demand_map is None:
         raise r.error("demand", "demand is required")
-    d = _Reader(path, demand_map, "demand", _DEMAND_KEYS)
+    d = FieldReader(path, demand_map, "demand", _DEMAND_KEYS)
     unit = d.text("unit", "gpus") or "gpus"
     if unit not in {"gpus", "gpu-hours"}:
         raise d.error("unit", f"must be gpus or gpu-hours, got {unit!r}")
@@ -553,23 +480,23 @@ def parse_scenario(text: str, path: Path, *, horizon: str | int | None = None) -
 
 
 def _classes(
-    path: Path, r: _Reader, projects: list[Any], history: LineMap | None
+    path: Path, r: FieldReader, projects: list[Any], history: LineMap | None
 ) -> dict[str, dict[str, float | str]]:
     """The ``classes`` table; with it, every project (and the history) names a known class."""
     table = r.mapping("classes")
     if table is None:
         for i, entry in enumerate(projects):
             if isinstance(entry, LineMap) and entry.get("class") is not None:
-                where = _Reader(path, entry, f"demand.projects[{i}]", _PROJECT_KEYS)
+                where = FieldReader(path, entry, f"demand.projects[{i}]", _PROJECT_KEYS)
                 raise where.error("class", "a project names a class but no classes are defined")
         return {}
     classes: dict[str, dict[str, float | str]] = {}
     for name, row in table.items():
         if not isinstance(row, LineMap) or not row:
-            raise _Reader(path, table, "classes", frozenset(table)).error(
+            raise FieldReader(path, table, "classes", frozenset(table)).error(
                 str(name), "must map GPU models to H100-equivalents per GPU (or tflops)"
             )
-        cells = _Reader(path, row, f"classes.{name}", frozenset(row))
+        cells = FieldReader(path, row, f"classes.{name}", frozenset(row))
         classes[str(name)] = {
             str(gpu): TFLOPS if value == TFLOPS else (cells.number(str(gpu), low=1e-9) or 0.0)
             for gpu, value in row.items()
@@ -578,18 +505,18 @@ def _classes(
     for i, entry in enumerate(projects):
         if not isinstance(entry, LineMap):
             continue
-        where = _Reader(path, entry, f"demand.projects[{i}]", _PROJECT_KEYS)
+        where = FieldReader(path, entry, f"demand.projects[{i}]", _PROJECT_KEYS)
         if where.text("class") not in classes:
             raise where.error(
                 "class", f"must be one of the classes ({known}), got {entry.get('class')!r}"
             )
     if history is not None and history.get("class") not in (None, *classes):
-        where = _Reader(path, history, "demand.history", _HISTORY_KEYS)
+        where = FieldReader(path, history, "demand.history", _HISTORY_KEYS)
         raise where.error("class", f"must be one of the classes ({known})")
     return classes
 
 
-def _beyond_horizon(r: _Reader) -> bool:
+def _beyond_horizon(r: FieldReader) -> bool:
     value = r.text("beyond_horizon", "charge")
     if value not in {"charge", "prorate"}:
         raise r.error("beyond_horizon", f"must be charge or prorate, got {value!r}")

@@ -13,12 +13,12 @@ from gpufleet.domain.offer import ContractKind
 from gpufleet.planning.scenario_file import (
     OfferSelection,
     Risk,
-    ScenarioError,
     load_scenario,
     parse_horizon,
     parse_risk,
     parse_scenario,
 )
+from gpufleet.planning.scenario_reader import ScenarioError
 
 PATH = Path("plans/s.yaml")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gpufleet.sim.trace_specs import parse_cluster, parse_trace
 from gpufleet.sim.traces.gavel import ThroughputTable, read_throughputs
 from gpufleet.sim.workloads import (
     CONTINUOUS_CLUSTER,
@@ -25,8 +26,6 @@ from gpufleet.sim.workloads import (
     gavel_throughputs,
     gavel_vc,
     openb_timed,
-    parse_cluster,
-    parse_trace,
     poisson,
 )
 
@@ -318,7 +317,7 @@ def test_poisson_failures_are_seeded_and_at_the_given_rate() -> None:
 
 
 def test_openb_jobs_carry_cpu_and_memory_for_drf(shared_data: Path) -> None:
-    from gpufleet.sim.workloads import parse_trace
+    from gpufleet.sim.trace_specs import parse_trace
 
     trace = parse_trace("openb:default", data_dir=shared_data)
     assert trace.cpu_capacity_milli > 0
