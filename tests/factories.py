@@ -89,3 +89,37 @@ def random_context(seed: int) -> Context:
         quota={"a": rng.integers(0, 4, k), "b": rng.integers(0, 4, k)}, weight={"c": 2.0},
         cpu_milli=rng.choice([0.0, 1000.0], n), cpu_capacity_milli=float(rng.choice([0, 8000])),
     )  # fmt: skip
+
+
+def make_context(
+    capacity: list[int],
+    n: int,
+    *,
+    now: float = 0.0,
+    gpus: list[int] | None = None,
+    throughput: list[list[float]] | None = None,
+    remaining: float | list[float] = 100.0,
+    arrival: list[float] | None = None,
+    current: list[int] | None = None,
+    **extra: Any,
+) -> Context:
+    """``n`` jobs on ``len(capacity)`` GPU types (``t0``, ``t1``...), 100-s rounds: by default
+    each needs 1 GPU, runs 1 step/s everywhere, has 100 steps left, arrived in id order, has
+    run nowhere and waits. ``extra`` sets any other ``Context`` field."""
+    k = len(capacity)
+    fields: dict[str, Any] = {
+        "now": now,
+        "round_s": 100.0,
+        "gpu_types": tuple(f"t{w}" for w in range(k)),
+        "capacity": np.array(capacity, dtype=np.int64),
+        "job_id": np.arange(n, dtype=np.int64),
+        "gpus": np.array(gpus or [1] * n, dtype=np.int64),
+        "throughput": np.array(throughput or [[1.0] * k] * n, dtype=float).reshape(n, k),
+        "remaining_steps": np.broadcast_to(np.asarray(remaining, dtype=float), (n,)).copy(),
+        "arrival_s": np.array(arrival or list(range(n)), dtype=float),
+        "attained_gpu_s": np.zeros(n),
+        "time_on_type": np.zeros((n, k)),
+        "current_type": np.array(current or [NOT_RUNNING] * n, dtype=np.int64),
+    }
+    fields.update(extra)
+    return Context(**fields)

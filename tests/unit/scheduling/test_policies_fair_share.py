@@ -13,7 +13,7 @@ from gpufleet.scheduling.core import NOT_RUNNING, Context, check_assignment, mak
 from gpufleet.scheduling.policies.fair_share import FairShare
 from gpufleet.sim.rounds_sim import Workload, simulate
 
-from factories import random_context
+from factories import make_context, random_context
 
 X = NOT_RUNNING
 
@@ -30,25 +30,15 @@ def context(
 ) -> Context:
     """One job per entry of ``project`` (projects ``a``, ``b``, ...): 1 GPU, 1 step/s on every
     type, arrived in id order, waiting — unless told otherwise."""
-    n, k = len(project), len(capacity)
     fields: dict[str, Any] = {
-        "now": 0.0,
-        "round_s": 100.0,
-        "gpu_types": tuple(f"t{w}" for w in range(k)),
-        "capacity": np.array(capacity, dtype=np.int64),
-        "job_id": np.arange(n, dtype=np.int64),
-        "gpus": np.array(gpus or [1] * n, dtype=np.int64),
-        "throughput": np.array(throughput or [[1.0] * k] * n, dtype=float).reshape(n, k),
-        "remaining_steps": np.full(n, 100.0),
-        "arrival_s": np.array(arrival or list(range(n)), dtype=float),
-        "attained_gpu_s": np.zeros(n),
-        "time_on_type": np.zeros((n, k)),
-        "current_type": np.array(current or [X] * n, dtype=np.int64),
         "project": np.array(project, dtype=np.int64),
         "projects": ("a", "b", "c")[: max(project, default=0) + 1],
+        **extra,
     }
-    fields.update(extra)
-    return Context(**fields)
+    return make_context(
+        capacity, len(project), gpus=gpus, throughput=throughput, arrival=arrival,
+        current=current, **fields,
+    )  # fmt: skip
 
 
 def assign(ctx: Context) -> list[int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
@@ -16,7 +15,7 @@ from gpufleet.scheduling.policies.finish_time_fairness import (
 )
 from gpufleet.sim.rounds_sim import Workload, simulate
 
-from factories import random_context
+from factories import make_context, random_context
 
 X = NOT_RUNNING
 
@@ -34,21 +33,11 @@ def context(
     """One job per row of ``ran_s`` (seconds run on each type): 1 GPU, 1 step/s everywhere,
     all arrived at 0, waiting — unless told otherwise."""
     n, k = len(ran_s), len(capacity)
-    fields: dict[str, Any] = {
-        "now": now,
-        "round_s": 100.0,
-        "gpu_types": tuple(f"t{w}" for w in range(k)),
-        "capacity": np.array(capacity, dtype=np.int64),
-        "job_id": np.arange(n, dtype=np.int64),
-        "gpus": np.array(gpus or [1] * n, dtype=np.int64),
-        "throughput": np.array(throughput or [[1.0] * k] * n, dtype=float).reshape(n, k),
-        "remaining_steps": np.full(n, 1000.0),
-        "arrival_s": np.array(arrival or [0.0] * n, dtype=float),
-        "attained_gpu_s": np.zeros(n),
-        "time_on_type": np.array(ran_s, dtype=float).reshape(n, k),
-        "current_type": np.array(current or [X] * n, dtype=np.int64),
-    }
-    return Context(**fields)
+    return make_context(
+        capacity, n, now=now, gpus=gpus, throughput=throughput, remaining=1000.0,
+        arrival=arrival or [0.0] * n, current=current,
+        time_on_type=np.array(ran_s, dtype=float).reshape(n, k),
+    )  # fmt: skip
 
 
 def assign(ctx: Context) -> list[int]:

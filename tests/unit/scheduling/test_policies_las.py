@@ -13,7 +13,7 @@ from gpufleet.scheduling.core import NOT_RUNNING, Context, check_assignment, mak
 from gpufleet.scheduling.policies.las import Las
 from gpufleet.sim.rounds_sim import Workload, simulate
 
-from factories import random_context
+from factories import make_context, random_context
 
 X = NOT_RUNNING
 
@@ -34,21 +34,10 @@ def context(
     n, k = len(attained), len(capacity)
     time_on_type = np.zeros((n, k))
     time_on_type[:, 0] = ran_s or [0.0] * n
-    fields: dict[str, Any] = {
-        "now": now,
-        "round_s": 100.0,
-        "gpu_types": tuple(f"t{w}" for w in range(k)),
-        "capacity": np.array(capacity, dtype=np.int64),
-        "job_id": np.arange(n, dtype=np.int64),
-        "gpus": np.array(gpus or [1] * n, dtype=np.int64),
-        "throughput": np.array(throughput or [[1.0] * k] * n, dtype=float).reshape(n, k),
-        "remaining_steps": np.full(n, 1e6),
-        "arrival_s": np.array(arrival or list(range(n)), dtype=float),
-        "attained_gpu_s": np.array(attained, dtype=float),
-        "time_on_type": time_on_type,
-        "current_type": np.array(current or [X] * n, dtype=np.int64),
-    }
-    return Context(**fields)
+    return make_context(
+        capacity, n, now=now, gpus=gpus, throughput=throughput, remaining=1e6, arrival=arrival,
+        current=current, attained_gpu_s=np.array(attained, dtype=float), time_on_type=time_on_type,
+    )  # fmt: skip
 
 
 def assign(policy: Las, ctx: Context) -> list[int]:

@@ -12,7 +12,7 @@ from gpufleet.scheduling.core import NOT_RUNNING, Context, check_assignment, mak
 from gpufleet.scheduling.policies.priority_backfill import PriorityBackfill
 from gpufleet.sim.rounds_sim import Workload, simulate
 
-from factories import random_context
+from factories import make_context, random_context
 
 X = NOT_RUNNING
 
@@ -30,23 +30,12 @@ def context(
 ) -> Context:
     """``n`` jobs on ``len(capacity)`` types; by default every job runs at 1 step/s everywhere,
     has 100 steps left, arrived in id order and is waiting."""
-    n, k = len(gpus), len(capacity)
-    fields: dict[str, Any] = {
-        "now": now,
-        "round_s": 100.0,
-        "gpu_types": tuple(f"t{w}" for w in range(k)),
-        "capacity": np.array(capacity, dtype=np.int64),
-        "job_id": np.arange(n, dtype=np.int64),
-        "gpus": np.array(gpus, dtype=np.int64),
-        "throughput": np.array(throughput or [[1.0] * k] * n, dtype=float).reshape(n, k),
-        "remaining_steps": np.array(remaining or [100.0] * n, dtype=float),
-        "arrival_s": np.array(arrival or list(range(n)), dtype=float),
-        "attained_gpu_s": np.zeros(n),
-        "time_on_type": np.zeros((n, k)),
-        "current_type": np.array(current or [X] * n, dtype=np.int64),
-        "priority": np.array(priority or [0] * n, dtype=np.int64),
-    }
-    return Context(**fields)
+    n = len(gpus)
+    return make_context(
+        capacity, n, now=now, gpus=gpus, throughput=throughput, remaining=remaining or 100.0,
+        arrival=arrival, current=current,
+        priority=np.array(priority or [0] * n, dtype=np.int64),
+    )  # fmt: skip
 
 
 def assign(ctx: Context, **options: Any) -> list[int]:
