@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from gpufleet.server.app import create_app
 from gpufleet.server.db.rows import EventRow
+from gpufleet.server.provisioning import RecordingProvisioner
 from gpufleet.server.services.auth import bootstrap_admin
+from gpufleet.server.services.procurement import FollowReport
 from gpufleet.server.services.scheduler import TickReport
 from gpufleet.server.settings import Settings
 
@@ -42,7 +44,10 @@ class Fleet:
     def __init__(self, url: str, clock: FakeClock, admin: str | None = None) -> None:
         self.clock = clock
         self.settings = Settings(database_url=url, heartbeat_s=5, lost_after_heartbeats=3)
-        self.app = create_app(self.settings, clock=clock, start_loops=False)
+        self.provisioner = RecordingProvisioner()
+        self.app = create_app(
+            self.settings, clock=clock, start_loops=False, provisioner=self.provisioner
+        )
         self.db = self.app.state.db
         self.admin = bootstrap_admin(self.db, clock()) or admin or ""
         self._portal_cm: AbstractContextManager[anyio.from_thread.BlockingPortal] = (
@@ -83,6 +88,10 @@ class Fleet:
     # ------------------------------------------------------------------ loops
     def tick(self) -> TickReport:
         report: TickReport = self.app.state.loops.tick()
+        return report
+
+    def procure(self) -> FollowReport:
+        report: FollowReport = self.app.state.loops.procure()
         return report
 
     def check_lost(self) -> list[str]:
@@ -135,11 +144,18 @@ class Agent:
         self.token = token
         self.running: set[int] = set()
 
-    def register(self, gpus: int = 4, model: str = "H100-SXM") -> dict[str, Any]:
+    def register(
+        self, gpus: int = 4, model: str = "H100-SXM", memory_gib: float = 80
+    ) -> dict[str, Any]:
         body = {
             "name": self.name,
             "gpus": [
-                {"index": i, "model": model, "memory_gib": 80, "uuid": f"GPU-{self.name}-{i}"}
+                {
+                    "index": i,
+                    "model": model,
+                    "memory_gib": memory_gib,
+                    "uuid": f"GPU-{self.name}-{i}",
+                }
                 for i in range(gpus)
             ],
             "simulated": True,

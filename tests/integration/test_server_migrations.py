@@ -20,7 +20,7 @@ def test_migrations_build_exactly_the_schema_of_the_rows(empty_database_url: str
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            assert context.get_current_revision() == "0001"
+            assert context.get_current_revision() == "0002"
             assert compare_metadata(context, Base.metadata) == []
             tables = set(inspect(connection).get_table_names())
         assert tables == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}

@@ -11,7 +11,7 @@ import csv
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +41,7 @@ from gpufleet.planning.scenario_file import Scenario, load_scenario, parse_risk
 from gpufleet.planning.scenario_reader import ScenarioError
 from gpufleet.planning.spot import SpotEstimate, pool_estimates, useful_fraction
 from gpufleet.planning.study import OURS, Study, run_study
+from gpufleet.planning.summary import study_summary
 from gpufleet.reports.plan_report import write_plan_report
 from gpufleet.sim.traces import spot as spot_traces
 from gpufleet.sim.traces.openb import TraceError
@@ -247,43 +248,6 @@ def _comparison_table(study: Study) -> Table:
     return table
 
 
-def _json(assembled: Assembled, study: Study, notes: Sequence[str]) -> dict[str, Any]:
-    scenario = assembled.scenario
-    return {
-        "scenario": scenario.name,
-        "periods": scenario.horizon,
-        "period": scenario.period,
-        "options": len(assembled.in_sample.options),
-        "scenarios": scenario.scenarios,
-        "evaluation_scenarios": scenario.evaluation_scenarios,
-        "status": study.plan.status,
-        "mip_gap": study.plan.mip_gap,
-        "solve_s": study.plan.solve_s,
-        "orders": [
-            {
-                **dataclasses.asdict(o),
-                "start": scenario.period_label(o.start_period),
-            }
-            for o in study.plan.orders
-        ],
-        "evaluations": [
-            {
-                "name": e.name,
-                "expected_cost_usd": e.expected_cost_usd,
-                "p95_cost_usd": e.p95_cost_usd,
-                "shortfall_probability": e.shortfall_probability,
-                "expected_unmet_gpu_hours": e.expected_unmet_gpu_hours,
-                "committed_usd_per_supplier": e.committed_usd_per_supplier,
-            }
-            for e in study.evaluations
-        ],
-        "gap_to_bound": study.gap_to_bound,
-        "beats_every_baseline": study.beats_every_baseline,
-        "diagnosis": list(study.plan.diagnosis),
-        "notes": list(notes),
-    }
-
-
 def write_orders_csv(path: Path, assembled: Assembled, study: Study) -> None:
     options = {o.name: o for o in assembled.in_sample.options}
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -381,7 +345,7 @@ def plan_command(
     if report is not None:
         write_plan_report(report, assembled, study, notes)
     if as_json:
-        out.print_json(json.dumps(_json(assembled, study, notes)))
+        out.print_json(json.dumps(study_summary(assembled, study, notes)))
         return
     out.print(_orders_table(assembled, study))
     out.print(_comparison_table(study))

@@ -17,6 +17,38 @@ class NodeState(enum.StrEnum):
     """No heartbeat for ``lost_after`` heartbeat periods; its jobs went back to pending."""
     DRAINING = "draining"
     """Runs what it has, takes nothing new (reserved: nothing sets it in v1)."""
+    QUARANTINED = "quarantined"
+    """Shown, not stored: delivered by a purchase order and heartbeating, its acceptance test
+    not judged yet — none of its GPUs is scheduled."""
+    REJECTED = "rejected"
+    """Shown, not stored: every GPU failed acceptance; never scheduled."""
+
+
+class Acceptance(enum.StrEnum):
+    """Whether a node's (or a GPU's) acceptance test lets the scheduler use it."""
+
+    NOT_REQUIRED = "not_required"
+    """A machine added by hand (no purchase order behind it): trusted as registered."""
+    PENDING = "pending"
+    """Delivered; the acceptance test is not judged yet."""
+    PASSED = "passed"
+    FAILED = "failed"
+
+    @property
+    def schedulable(self) -> bool:
+        return self in (Acceptance.NOT_REQUIRED, Acceptance.PASSED)
+
+
+def shown_state(liveness: NodeState, acceptance: Acceptance) -> NodeState:
+    """What users see: an ``up`` node is ``quarantined`` until judged and ``rejected`` when no
+    GPU passed; ``lost`` (and ``draining``) show as they are."""
+    if liveness is not NodeState.UP:
+        return liveness
+    if acceptance is Acceptance.PENDING:
+        return NodeState.QUARANTINED
+    if acceptance is Acceptance.FAILED:
+        return NodeState.REJECTED
+    return liveness
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

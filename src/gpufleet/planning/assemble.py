@@ -9,7 +9,7 @@ combines them. Demand = declared lines (``demand.py``) + a forecast of the histo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -164,11 +164,14 @@ def assemble(
     *,
     history_forecast: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     spot_availability: float | Callable[[Offer], tuple[float, float]] = 0.8,
+    reliability: Mapping[str, float] | None = None,
 ) -> Assembled:
     """The in- and out-of-sample problems of ``scenario``.
 
     ``history_forecast``: the forecast demand paths from usage history as (in-sample,
     out-of-sample) arrays of H100-equivalent GPU-hours, shapes (S, T) and (S', T).
+    ``reliability``: per supplier, the share of ordered capacity expected to be useful (from
+    its scorecard); suppliers not named are taken as fully reliable.
     """
     reference = _model_id(scenario, table, scenario.reference_gpu, "reference_gpu")
     overrides = _overrides(scenario, table)
@@ -181,6 +184,7 @@ def assemble(
         reference=reference,
         efficiency=overrides,
         spot_availability=spot_availability,
+        reliability=reliability,
     )
     options = _prune(built.options, scenario.offers.max_per_contract)
     if not options:

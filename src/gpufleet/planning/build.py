@@ -52,8 +52,12 @@ def options_from_offers(
     reference: str = "H100-SXM",
     efficiency: Mapping[str, float] | None = None,
     spot_availability: float | Callable[[Offer], tuple[float, float]] = 0.8,
+    reliability: Mapping[str, float] | None = None,
 ) -> BuiltOptions:
+    """``reliability``: the share of each supplier's ordered capacity expected to turn out
+    useful (its scorecard's), 1 for suppliers not named."""
     overrides = dict(efficiency or {})
+    measured = dict(reliability or {})
     best: dict[tuple[str, str, float, ContractKind], tuple[float, CapacityOption]] = {}
     skipped: dict[str, int] = {}
     for offer in offers:
@@ -63,7 +67,8 @@ def options_from_offers(
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
         spot = spot_availability(offer) if callable(spot_availability) else (spot_availability, 1.0)
-        for option in _as_options(offer, eff, period_hours, spot):
+        kept = measured.get(offer.supplier, 1.0)
+        for option in _as_options(offer, eff, period_hours, spot, kept):
             score = option.usd_per_h100_hour(period_hours)
             key = (offer.supplier, offer.gpu, offer.gpus_per_unit, option.contract)
             if key not in best or score < best[key][0]:
@@ -73,7 +78,7 @@ def options_from_offers(
 
 
 def _as_options(
-    offer: Offer, eff: float, period_hours: float, spot: tuple[float, float]
+    offer: Offer, eff: float, period_hours: float, spot: tuple[float, float], reliability: float
 ) -> list[CapacityOption]:
     name = "/".join(p for p in (offer.supplier, offer.instance_type, offer.region) if p)
     common = {
@@ -82,6 +87,7 @@ def _as_options(
         "gpus_per_unit": offer.gpus_per_unit,
         "efficiency": eff,
         "max_units": None if offer.capacity_units is None else float(offer.capacity_units),
+        "reliability": reliability,
     }
     out = []
     if offer.contract in (ContractKind.RESERVED, ContractKind.OWNED):

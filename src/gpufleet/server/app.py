@@ -3,8 +3,10 @@
 It migrates the database (Alembic, ``upgrade head``) when built, mounts the routers under
 ``/api/v1`` (``/metrics`` and the web dashboard, ``server.dashboard``, at the root), maps service
 errors to 4xx answers with their message as ``detail``, and — unless ``start_loops=False`` —
-runs the scheduler and node-loss loops for the app's lifetime. ``app.state.loops`` exposes
-``tick(now)`` and ``check_lost(now)`` for tests and tools that drive the loops themselves.
+runs the scheduler, node-loss and procurement loops for the app's lifetime. ``app.state.loops``
+exposes ``tick(now)``, ``check_lost(now)`` and ``procure(now)`` for tests and tools that drive
+the loops themselves. ``provisioner`` starts agents on machines suppliers deliver
+(``provisioning.py``); without one, delivered nodes wait for an agent started by hand.
 """
 
 from __future__ import annotations
@@ -23,20 +25,37 @@ from gpufleet.server.db.engine import Database, upgrade
 from gpufleet.server.errors import ServiceError, UnauthorizedError
 from gpufleet.server.loops import Loops
 from gpufleet.server.metrics import Metrics
-from gpufleet.server.routers import agent, health, jobs, metrics, nodes, projects, tokens
+from gpufleet.server.provisioning import Provisioner
+from gpufleet.server.routers import (
+    agent,
+    costs,
+    health,
+    jobs,
+    metrics,
+    nodes,
+    orders,
+    plans,
+    projects,
+    suppliers,
+    tokens,
+)
 from gpufleet.server.settings import Settings
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock = utc_now, start_loops: bool = True
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utc_now,
+    start_loops: bool = True,
+    provisioner: Provisioner | None = None,
 ) -> FastAPI:
     settings = settings or Settings.from_env(os.environ)
     make_policy(settings.policy)  # an unknown policy fails here, naming the known ones
     db = Database(settings.database_url)
     upgrade(db.engine)
-    loops = Loops(db, settings, clock, Metrics())
+    loops = Loops(db, settings, clock, Metrics(), provisioner)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +73,10 @@ def create_app(
     app.state.clock = clock
     app.state.metrics = loops.metrics
     app.state.loops = loops
-    for router in (health, tokens, projects, jobs, nodes, agent):
+    app.state.provisioner = provisioner
+    for router in (
+        health, tokens, projects, jobs, nodes, agent, suppliers, orders, plans, costs,
+    ):  # fmt: skip
         app.include_router(router.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
     dashboard.install(app)

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gpufleet.server.db.engine import Database
+from gpufleet.server.provisioning import Provisioner
 from gpufleet.server.services.auth import Principal, authenticate
 from gpufleet.server.settings import Settings
 
@@ -30,7 +31,13 @@ def get_now(request: Request) -> datetime:
     return now
 
 
+def get_provisioner(request: Request) -> Provisioner | None:
+    provisioner: Provisioner | None = getattr(request.app.state, "provisioner", None)
+    return provisioner
+
+
 DbDep = Annotated[Database, Depends(get_db)]
+ProvisionerDep = Annotated[Provisioner | None, Depends(get_provisioner)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[datetime, Depends(get_now)]
 

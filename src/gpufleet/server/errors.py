@@ -38,3 +38,9 @@ class ConflictError(ServiceError):
     """A change the current state refuses (job state machine, duplicate name)."""
 
     status_code = 409
+
+
+class UnprocessableError(ServiceError):
+    """Well-formed input that cannot be used as it is (a report missing what was asked)."""
+
+    status_code = 422

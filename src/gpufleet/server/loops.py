@@ -1,6 +1,9 @@
-"""The background loops: the scheduler tick and the node-loss check, both every ``tick_s``.
+"""The background loops: the scheduler tick and the node-loss check, both every ``tick_s``, and
+the procurement pass (submit due orders, follow deliveries, raise budget alerts) every
+``procurement_s``.
 
-``Loops.tick(now)`` and ``Loops.check_lost(now)`` are plain functions, so tests drive them with
+``Loops.tick(now)``, ``Loops.check_lost(now)`` and ``Loops.procure(now)`` are plain functions,
+so tests drive them with
 explicit times and never sleep; ``start``/``stop`` run them on the event loop (each pass in a
 worker thread: the services block on the database) and are what the app's lifespan calls. A
 pass that fails is logged and the loop goes on.
@@ -17,15 +20,24 @@ from datetime import datetime
 from gpufleet.server.clock import Clock, monotonic_s
 from gpufleet.server.db.engine import Database
 from gpufleet.server.metrics import Metrics
-from gpufleet.server.services import nodes, scheduler
+from gpufleet.server.provisioning import Provisioner
+from gpufleet.server.services import accounting, nodes, procurement, scheduler
 from gpufleet.server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class Loops:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics,
+        provisioner: Provisioner | None = None,
+    ) -> None:
         self.db = db
+        self.provisioner = provisioner
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
@@ -55,6 +67,14 @@ class Loops:
             return []
         return nodes.check_lost(self.db, now, self.settings.lost_after_s)
 
+    def procure(self, now: datetime | None = None) -> procurement.FollowReport:
+        """One procurement pass at ``now``: due orders submitted, suppliers asked for news,
+        delivered machines made nodes (and provisioned), budget alerts raised."""
+        now = now or self.clock()
+        report = procurement.follow(self.db, now, self.provisioner)
+        accounting.check_budgets(self.db, now)
+        return report
+
     @property
     def running(self) -> bool:
         return any(not task.done() for task in self._tasks)
@@ -67,6 +87,9 @@ class Loops:
             asyncio.create_task(self._every(self.settings.tick_s, self.tick, "scheduler tick")),
             asyncio.create_task(
                 self._every(self.settings.tick_s, self.check_lost, "node-loss check")
+            ),
+            asyncio.create_task(
+                self._every(self.settings.procurement_s, self.procure, "procurement pass")
             ),
         ]
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpufleet.domain.fleet import NodeState
+from gpufleet.domain.fleet import Acceptance, NodeState
 from gpufleet.domain.job import JobState
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -129,15 +129,23 @@ class GpuPublic(BaseModel):
     temperature_c: float | None
     power_w: float | None
     simulated: bool
+    acceptance: Acceptance = Acceptance.NOT_REQUIRED
+    acceptance_note: str = ""
 
 
 class NodePublic(BaseModel):
     id: int
     name: str
     state: NodeState
+    """``up``/``lost``; an up node waiting for (or failing) acceptance shows ``quarantined``
+    (``rejected``)."""
     simulated: bool
     gpus: list[GpuPublic]
     last_heartbeat: datetime
+    acceptance: Acceptance = Acceptance.NOT_REQUIRED
+    supplier: str | None = None
+    purchase_order: int | None = None
+    price_usd_per_gpu_hour: float | None = None
 
 
 class GpuRegister(Lenient):
@@ -177,11 +185,28 @@ class JobStart(BaseModel):
     env: dict[str, str]
 
 
+class ExpectedGpu(BaseModel):
+    index: int
+    model: str
+    """The canonical model the purchase order promised."""
+    memory_gib: float | None
+
+
+class AcceptanceRequest(BaseModel):
+    """An acceptance test for the agent to run (``docs/api.md``)."""
+
+    test: int
+    burn_in_s: float
+    gpus: list[ExpectedGpu]
+
+
 class Assignments(BaseModel):
     start: list[JobStart]
     stop: list[int]
     """Job ids to SIGTERM."""
     heartbeat_s: float
+    acceptance: AcceptanceRequest | None = None
+    """The acceptance test to run (a delivered node, until it is judged)."""
 
 
 class JobStarted(Lenient):

@@ -25,6 +25,11 @@ class Settings:
     ``Preempt`` the policy asks for is ignored; jobs stop only when cancelled or their node is
     lost."""
 
+    acceptance_burn_in_s: float = 30.0
+    """How long a delivered GPU's acceptance burn-in runs (per GPU)."""
+    procurement_s: float = 10.0
+    """How often the procurement loop submits due orders and asks suppliers for news."""
+
     def __post_init__(self) -> None:
         problems = []
         if not self.database_url:
@@ -37,6 +42,12 @@ class Settings:
             )
         if self.tick_s <= 0:
             problems.append(f"tick_s must be positive, got {self.tick_s}")
+        if self.acceptance_burn_in_s <= 0:
+            problems.append(
+                f"acceptance_burn_in_s must be positive, got {self.acceptance_burn_in_s}"
+            )
+        if self.procurement_s <= 0:
+            problems.append(f"procurement_s must be positive, got {self.procurement_s}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -57,6 +68,10 @@ class Settings:
                 ),
                 tick_s=float(env.get("GPUFLEET_TICK_S", defaults.tick_s)),
                 policy=env.get("GPUFLEET_POLICY") or defaults.policy,
+                acceptance_burn_in_s=float(
+                    env.get("GPUFLEET_ACCEPTANCE_BURN_IN_S", defaults.acceptance_burn_in_s)
+                ),
+                procurement_s=float(env.get("GPUFLEET_PROCUREMENT_S", defaults.procurement_s)),
             )
         except ValueError as error:
             msg = f"bad GPUFLEET_* setting: {error}"

@@ -8,6 +8,7 @@ migrated schema matches this metadata on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +26,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from gpufleet.server.db.supply_rows import PurchaseOrderRow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -110,10 +114,21 @@ class NodeRow(Base):
     memory_gib: Mapped[float] = mapped_column(Float)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime)
+    acceptance: Mapped[str] = mapped_column(String(16), default="not_required")
+    """A ``domain.fleet.Acceptance`` value: ``not_required`` for a machine added by hand,
+    ``pending`` from delivery until its acceptance test is judged, then ``passed``/``failed``."""
+    purchase_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchase_orders.id", ondelete="SET NULL"), index=True
+    )
+    supplier: Mapped[str | None] = mapped_column(String(100))
+    contract: Mapped[str | None] = mapped_column(String(16))
+    price_usd_per_gpu_hour: Mapped[float | None] = mapped_column(Float)
+    """The contract's all-in price of one of its GPU-hours; ``None``: unpriced."""
 
     gpus: Mapped[list[GpuRow]] = relationship(
         back_populates="node", order_by="GpuRow.index", cascade="all, delete-orphan"
     )
+    purchase_order: Mapped[PurchaseOrderRow | None] = relationship()
 
 
 class GpuRow(Base):
@@ -132,6 +147,9 @@ class GpuRow(Base):
     temperature_c: Mapped[float | None] = mapped_column(Float)
     power_w: Mapped[float | None] = mapped_column(Float)
     telemetry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acceptance: Mapped[str] = mapped_column(String(16), default="not_required")
+    """As the node's, per GPU: only ``not_required`` and ``passed`` GPUs are scheduled."""
+    acceptance_note: Mapped[str] = mapped_column(Text, default="")
 
     node: Mapped[NodeRow] = relationship(back_populates="gpus")
 
@@ -197,3 +215,8 @@ class EventRow(Base):
         ForeignKey("nodes.id", ondelete="CASCADE"), index=True
     )
     message: Mapped[str] = mapped_column(Text)
+
+
+# The supply-chain rows live beside these (one metadata); importing them here makes every
+# table known wherever the rows are.
+from gpufleet.server.db import supply_rows as _supply_rows  # noqa: E402, F401

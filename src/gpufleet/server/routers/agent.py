@@ -16,7 +16,8 @@ from gpufleet.server.schemas import (
     NodePublic,
     NodeRegister,
 )
-from gpufleet.server.services import agent
+from gpufleet.server.schemas_supply import AcceptanceReport, AcceptanceVerdict
+from gpufleet.server.services import acceptance, agent
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 
@@ -33,6 +34,7 @@ def heartbeat(
     return agent.heartbeat(
         db, principal, body, now,
         heartbeat_s=settings.heartbeat_s, lost_after_s=settings.lost_after_s,
+        burn_in_s=settings.acceptance_burn_in_s,
     )  # fmt: skip
 
 
@@ -55,3 +57,10 @@ def finished(
     job_id: int, body: JobFinished, db: DbDep, now: NowDep, principal: PrincipalDep
 ) -> JobPublic:
     return agent.finished(db, principal, job_id, body, now)
+
+
+@router.post("/acceptance/{test_id}")
+def acceptance_report(
+    test_id: int, body: AcceptanceReport, db: DbDep, now: NowDep, principal: PrincipalDep
+) -> AcceptanceVerdict:
+    return acceptance.report(db, principal, test_id, body, now)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gpufleet.domain.fleet import NodeState
+from gpufleet.domain.fleet import Acceptance, NodeState
 from gpufleet.domain.job import JobState
 from gpufleet.server.db.engine import Database
 from gpufleet.server.db.rows import GpuRow, JobLogLineRow, JobRow, NodeRow
@@ -28,6 +28,7 @@ from gpufleet.server.schemas import (
     NodeRegister,
     Role,
 )
+from gpufleet.server.services.acceptance import pending_request
 from gpufleet.server.services.auth import Principal, require, require_node
 from gpufleet.server.services.common import (
     HOLDING,
@@ -67,10 +68,20 @@ def register(db: Database, principal: Principal, body: NodeRegister, now: dateti
 
 
 def _replace_gpus(node: NodeRow, body: NodeRegister) -> None:
+    """The node's GPUs as reported. On a delivered node (one with a purchase order) a GPU that
+    is new, or whose UUID changed (the device was swapped), needs acceptance again, and so
+    does the node; elsewhere GPUs need none."""
     by_index = {g.index: g for g in node.gpus}
+    delivered = node.purchase_order_id is not None
     node.gpus = []
     for reported in sorted(body.gpus, key=lambda g: g.index):
-        gpu = by_index.get(reported.index) or GpuRow(index=reported.index)
+        gpu = by_index.get(reported.index)
+        if gpu is None or (delivered and gpu.uuid != reported.uuid):
+            gpu = gpu or GpuRow(index=reported.index)
+            gpu.acceptance = (Acceptance.PENDING if delivered else Acceptance.NOT_REQUIRED).value
+            gpu.acceptance_note = ""
+            if delivered:
+                node.acceptance = Acceptance.PENDING.value
         gpu.model = reported_model(reported.model, reported.memory_gib)
         gpu.memory_gib = reported.memory_gib
         gpu.uuid = reported.uuid
@@ -90,13 +101,15 @@ def heartbeat(
     *,
     heartbeat_s: float,
     lost_after_s: float,
+    burn_in_s: float = 30.0,
 ) -> Assignments:
     """Record telemetry, bring the node back ``up`` if it was lost, and answer what to start
     (its scheduled jobs it does not run yet) and what to stop (jobs it runs that are cancelled
     or no longer assigned to it). A scheduled job it reports running has started (its
     ``started`` report was lost); a cancelled scheduled job it never started is cancelled; a
     running job it has not reported for ``lost_after_s`` (the agent restarted, or never got to
-    spawn it) goes back to pending, as if its node had been lost."""
+    spawn it) goes back to pending, as if its node had been lost. A node waiting for its
+    acceptance test gets it in ``acceptance`` (``services.acceptance``)."""
     require_node(principal, body.node)
     with db.transaction() as session:
         node = _lock_node(session, body.node)
@@ -137,7 +150,12 @@ def heartbeat(
         stop = sorted(
             job for job in reported if job not in assigned or assigned[job].cancel_requested
         )
-        return Assignments(start=start, stop=stop, heartbeat_s=heartbeat_s)
+        return Assignments(
+            start=start,
+            stop=stop,
+            heartbeat_s=heartbeat_s,
+            acceptance=pending_request(session, node, now, burn_in_s),
+        )
 
 
 def _record_telemetry(node: NodeRow, samples: list[GpuTelemetry], now: datetime) -> None:

@@ -46,11 +46,13 @@ def create_token(
 ) -> TokenPublic:
     """A new token (shown once), made by an admin."""
     require(principal, Role.ADMIN)
-    return _create_token(db, body, now)
+    return issue_token(db, body, now)
 
 
-def _create_token(db: Database, body: TokenCreate, now: datetime) -> TokenPublic:
-    """Members need an existing project, agents a node name."""
+def issue_token(db: Database, body: TokenCreate, now: datetime) -> TokenPublic:
+    """A new token for the system's own use (no caller to check): an agent token for a
+    delivered node, the first admin token. Members need an existing project, agents a node
+    name."""
     if body.role is Role.MEMBER and body.project is None:
         raise BadInputError("project: a member token needs a project")
     if body.role is Role.AGENT and body.node is None:
@@ -90,7 +92,7 @@ def bootstrap_admin(db: Database, now: datetime, user: str = "admin") -> str | N
         exists = session.scalar(select(TokenRow.id).where(TokenRow.role == Role.ADMIN.value))
     if exists is not None:
         return None
-    return _create_token(db, TokenCreate(user=user, role=Role.ADMIN), now).token
+    return issue_token(db, TokenCreate(user=user, role=Role.ADMIN), now).token
 
 
 def authenticate(db: Database, token: str | None, now: datetime) -> Principal:

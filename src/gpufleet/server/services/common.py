@@ -6,14 +6,15 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from gpufleet.catalog.gpus import UnknownGpuError, gpu_table
-from gpufleet.domain.fleet import NodeState
+from gpufleet.domain.fleet import Acceptance, NodeState, shown_state
 from gpufleet.domain.job import JobState, TransitionError, transition
 from gpufleet.server.db.rows import EventRow, JobRow, NodeRow, ProjectRow
 from gpufleet.server.errors import BadInputError, ConflictError, NotFoundError
 from gpufleet.server.schemas import GpuPublic, JobPublic, NodePublic
+from gpufleet.server.services.allocations import close_allocations
 
 HOLDING = (JobState.SCHEDULED.value, JobState.RUNNING.value)
 """Job states that hold GPUs."""
@@ -54,6 +55,10 @@ def change_state(row: JobRow, target: JobState, now: datetime) -> None:
     """Move a job through the state machine (``domain.job.transition``), keeping its
     timestamps and allocation consistent; ``ConflictError`` if the machine refuses."""
     state = check_transition(row, target)
+    if JobState(row.state).holds_gpus and not state.holds_gpus:
+        session = object_session(row)
+        if session is not None:
+            close_allocations(session, row.id, now)
     row.state = state.value
     if state is JobState.SCHEDULED:
         row.scheduled_at = now
@@ -134,10 +139,11 @@ def job_public(row: JobRow) -> JobPublic:
 
 
 def node_public(row: NodeRow) -> NodePublic:
+    acceptance = Acceptance(row.acceptance)
     return NodePublic(
         id=row.id,
         name=row.name,
-        state=NodeState(row.state),
+        state=shown_state(NodeState(row.state), acceptance),
         simulated=row.simulated,
         gpus=[
             GpuPublic(
@@ -149,8 +155,14 @@ def node_public(row: NodeRow) -> NodePublic:
                 temperature_c=g.temperature_c,
                 power_w=g.power_w,
                 simulated=g.simulated,
+                acceptance=Acceptance(g.acceptance),
+                acceptance_note=g.acceptance_note,
             )
             for g in row.gpus
         ],
         last_heartbeat=row.last_heartbeat,
+        acceptance=acceptance,
+        supplier=row.supplier,
+        purchase_order=row.purchase_order_id,
+        price_usd_per_gpu_hour=row.price_usd_per_gpu_hour,
     )

@@ -3,6 +3,8 @@
 The same ``scheduling.core.decide`` the simulator drives runs here on a snapshot of the database:
 
 * **Context.** GPU types are the models present on ``up`` nodes; ``capacity`` is their GPUs.
+  Only GPUs that need no acceptance test or passed it count (``SCHEDULABLE``): a delivered
+  node is invisible to the policy while quarantined, and a GPU that failed stays out.
   Jobs are the pending ones plus those holding GPUs (scheduled or running, with
   ``current_type`` the model they hold), so the policy sees capacity minus what is held — the
   free GPUs per model — and every project's share. Throughput is 1 on a job's allowed models
@@ -32,14 +34,17 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from gpufleet.domain.fleet import Gpu, Node, NodeState, first_fit
+from gpufleet.domain.fleet import Acceptance, Gpu, Node, NodeState, first_fit
 from gpufleet.domain.job import JobState
 from gpufleet.scheduling.core import NOT_RUNNING, Context, Preempt, Start, decide, make_policy
 from gpufleet.server.db.engine import Database
 from gpufleet.server.db.rows import JobRow, NodeRow, ProjectRow
+from gpufleet.server.services.allocations import open_allocation
 from gpufleet.server.services.common import HOLDING, change_state, record
 
 ACTIVE = (JobState.PENDING.value, *HOLDING)
+SCHEDULABLE = tuple(a.value for a in Acceptance if a.schedulable)
+"""Acceptance states whose nodes and GPUs the scheduler may use."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,7 +121,7 @@ def load_snapshot(db: Database) -> Snapshot:
     with db.transaction() as session:
         node_rows = session.scalars(
             select(NodeRow)
-            .where(NodeRow.state == NodeState.UP.value)
+            .where(NodeRow.state == NodeState.UP.value, NodeRow.acceptance.in_(SCHEDULABLE))
             .options(selectinload(NodeRow.gpus))
             .order_by(NodeRow.name)
         ).all()
@@ -158,6 +163,7 @@ def load_snapshot(db: Database) -> Snapshot:
                 gpus=tuple(
                     Gpu(index=g.index, model=g.model, memory_gib=g.memory_gib, uuid=g.uuid)
                     for g in n.gpus
+                    if g.acceptance in SCHEDULABLE
                 ),
                 allocated=frozenset(allocated[n.id]),
             )
@@ -255,12 +261,16 @@ def apply(db: Database, placements: list[Placement], now: datetime) -> tuple[int
         }
         for p in placements:
             node = nodes.get(p.node_id)
-            if node is None or node.state != NodeState.UP.value:
+            if (
+                node is None
+                or node.state != NodeState.UP.value
+                or node.acceptance not in SCHEDULABLE
+            ):
                 continue
             job = session.scalar(select(JobRow).where(JobRow.id == p.job).with_for_update())
             if job is None or job.state != JobState.PENDING.value or job.cancel_requested:
                 continue
-            models = {g.index: g.model for g in node.gpus}
+            models = {g.index: g.model for g in node.gpus if g.acceptance in SCHEDULABLE}
             if any(models.get(i) != p.model for i in p.gpu_indices):
                 continue
             held = session.scalars(
@@ -273,6 +283,7 @@ def apply(db: Database, placements: list[Placement], now: datetime) -> tuple[int
             change_state(job, JobState.SCHEDULED, now)
             job.node = node
             job.gpu_indices = list(p.gpu_indices)
+            open_allocation(session, job, node, p.model, now)
             session.flush()
             gpus = ",".join(str(i) for i in p.gpu_indices)
             record(
