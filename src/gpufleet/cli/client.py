@@ -41,6 +41,13 @@ API_PREFIX = "/api/v1"
 _T = TypeVar("_T")
 
 
+class _Text:
+    """Marks a call whose answer is text, read as it is."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class ClientError(Exception):
     """A user command failed; ``str()`` says why, ready to print."""
 
@@ -173,6 +180,14 @@ class FleetClient:
         body = {"user": user, "role": role, "project": project, "node": node, "ttl_s": ttl_s}
         return self._call(TokenPublic, "POST", "/tokens", json=body)
 
+    def call(self, schema: type[_T], method: str, path: str, **kwargs: Any) -> _T:
+        """Any endpoint, its answer read as ``schema`` (the supply-chain commands use this)."""
+        return self._call(schema, method, path, **kwargs)
+
+    def text(self, method: str, path: str, **kwargs: Any) -> str:
+        """An endpoint that answers text (CSV, HTML), not JSON."""
+        return self._call(_Text, method, path, **kwargs).text
+
     # ------------------------------------------------------------------ internals
     def _call(self, schema: type[_T], method: str, path: str, **kwargs: Any) -> _T:
         try:
@@ -187,6 +202,8 @@ class FleetClient:
             raise ServerUnreachableError(msg) from None
         if response.status_code >= 400:
             raise ApiError(response.status_code, self._refusal(response))
+        if schema is _Text:
+            return _Text(response.text)  # type: ignore[return-value]
         try:
             return TypeAdapter(schema).validate_json(response.content)
         except ValidationError:

@@ -6,6 +6,7 @@ import typer
 
 from gpufleet import __version__
 from gpufleet.cli.agent_commands import agent
+from gpufleet.cli.budget_commands import budgets, costs, demand_app, plans_app
 from gpufleet.cli.catalog_commands import gpus, offers
 from gpufleet.cli.fleet_commands import nodes, projects_app, tokens_app
 from gpufleet.cli.job_commands import cancel, jobs, logs, submit
@@ -13,6 +14,7 @@ from gpufleet.cli.placement_commands import placement_bench
 from gpufleet.cli.plan_commands import plan_command
 from gpufleet.cli.server_commands import up
 from gpufleet.cli.simulate_commands import simulate_command
+from gpufleet.cli.supply_commands import orders_app, suppliers_app
 
 app = typer.Typer(
     name="gpufleet",
@@ -53,6 +55,12 @@ app.command("cancel", help="Cancel a job.")(cancel)
 app.command("nodes", help="Nodes and their GPUs with telemetry; simulated GPUs are marked.")(nodes)
 app.add_typer(projects_app, name="projects")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(suppliers_app, name="suppliers")
+app.add_typer(orders_app, name="orders")
+app.add_typer(demand_app, name="demand")
+app.add_typer(plans_app, name="plans")
+app.command("costs", help="What the fleet cost: per project and supplier, chargeback, idle.")(costs)
+app.command("budgets", help="This month's spend per project against its budget.")(budgets)
 
 
 @app.command()

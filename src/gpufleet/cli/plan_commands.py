@@ -33,7 +33,10 @@ from rich.table import Table
 from gpufleet.catalog.gpus import GpuTable, gpu_table
 from gpufleet.catalog.problems import CatalogError
 from gpufleet.catalog.sources import CatalogSources, default_sources, find_shared_data, load_offers
+from gpufleet.cli.budget_commands import plan_from_server
+from gpufleet.cli.client import DEFAULT_SERVER
 from gpufleet.cli.console import err, fail, out
+from gpufleet.cli.job_commands import ServerOption, TokenOption
 from gpufleet.domain.offer import ContractKind, Offer
 from gpufleet.planning.assemble import EVALUATION_SEED_OFFSET, Assembled, AssemblyError, assemble
 from gpufleet.planning.forecast import Forecast, forecast
@@ -267,7 +270,12 @@ def write_orders_csv(path: Path, assembled: Assembled, study: Study) -> None:
 
 
 def plan_command(
-    scenario_file: Annotated[Path, typer.Argument(help="A gpufleet-scenario/v1 YAML file.")],
+    scenario_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A gpufleet-scenario/v1 YAML file (or --from-server).", show_default=False
+        ),
+    ] = None,
     horizon: Annotated[
         str | None, typer.Option(help="Override the horizon: periods, or 26w, 6m, 180d.")
     ] = None,
@@ -286,6 +294,75 @@ def plan_command(
         Path | None, typer.Option(help="Write the purchase orders as CSV here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    from_server: Annotated[
+        bool,
+        typer.Option(
+            "--from-server",
+            help="Plan on the control plane from its offers, declared demand, usage history, "
+            "fleet and supplier scorecards (instead of a scenario file).",
+            rich_help_panel="Control plane",
+        ),
+    ] = False,
+    period: Annotated[
+        str, typer.Option(help="day, week or month.", rich_help_panel="Control plane")
+    ] = "week",
+    accept: Annotated[
+        bool,
+        typer.Option(
+            "--accept",
+            help="Accept the plan: its orders become purchase orders.",
+            rich_help_panel="Control plane",
+        ),
+    ] = False,
+    server: ServerOption = DEFAULT_SERVER,
+    token: TokenOption = None,
+) -> None:
+    if from_server:
+        if scenario_file is not None or orders is not None or risk is not None:
+            raise fail(
+                "--from-server plans from the server's data: drop SCENARIO_FILE/--orders/--risk"
+            )
+        plan_from_server(
+            period=period,
+            horizon=int(horizon or 26),
+            scenarios=scenarios or 100,
+            evaluation_scenarios=evaluation_scenarios or 100,
+            seed=seed or 1,
+            accept=accept,
+            report=report,
+            as_json=as_json,
+            server=server,
+            token=token,
+        )
+        return
+    if scenario_file is None:
+        raise fail("give a scenario file (gpufleet plan SCENARIO.yaml) or --from-server")
+    if accept:
+        raise fail("--accept needs --from-server (a scenario file's plan has no purchase orders)")
+    _plan_file(
+        scenario_file,
+        horizon=horizon,
+        scenarios=scenarios,
+        evaluation_scenarios=evaluation_scenarios,
+        risk=risk,
+        seed=seed,
+        report=report,
+        orders=orders,
+        as_json=as_json,
+    )
+
+
+def _plan_file(
+    scenario_file: Path,
+    *,
+    horizon: str | None,
+    scenarios: int | None,
+    evaluation_scenarios: int | None,
+    risk: str | None,
+    seed: int | None,
+    report: Path | None,
+    orders: Path | None,
+    as_json: bool,
 ) -> None:
     table = gpu_table()
     try:

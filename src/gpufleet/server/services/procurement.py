@@ -202,7 +202,10 @@ def apply(
             row.adapter_state = dict(progress.adapter_state)
         for step in progress.steps:
             current = PoState(row.state)
-            if not strict and _passed(current, step.state):
+            if _passed(current, step.state):
+                if strict:
+                    msg = f"purchase order {order_id} is {current.value} already"
+                    raise ConflictError(f"{msg} (asked: {step.state.value})")
                 continue
             was_delivered = current is PoState.DELIVERED
             for state in _steps(current, step.state):
