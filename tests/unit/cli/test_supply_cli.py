@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from test_server_cli import LiveServer, assert_error, live, run, runner, template  # noqa: F401
+from live_harness import LiveServer, assert_error, run
 from typer.testing import CliRunner
 
 from gpufleet.server.clock import utc_now
