@@ -68,7 +68,7 @@ def test_a_healthy_gpu_passes_with_its_fractions() -> None:
         ),
         ({"memory_gib": 90.0}, "reports 90.0 GiB"),
         ({"ecc_errors": 2}, "2 uncorrected ECC errors during the test (needs 0)"),
-        ({"xid_errors": 1}, "1 critical XID events during the test (needs 0)"),
+        ({"xid_errors": 1}, "1 critical XID event during the test (needs 0)"),
         ({"max_temperature_c": 94.5}, "reached 94.5 °C during the test (limit 87.0 °C)"),
         ({"max_power_w": 800.0}, "drew 800 W, more than 110% of the X100 TDP 700 W (770 W)"),
         (
