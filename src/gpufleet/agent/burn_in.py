@@ -151,13 +151,14 @@ def load_torch() -> tuple[Any, BurnInResult | None]:
 
 def measure(torch: Any, seconds: float, *, clock: Clock = time.perf_counter) -> BurnInResult:
     """Run both phases on CUDA device 0 within ``seconds`` (see the module docstring)."""
-    device = torch.device("cuda", 0)
-    torch.cuda.set_device(device)
-    props = torch.cuda.get_device_properties(device)
-    notes = [f"{props.name}, torch {torch.__version__}"]
+    notes: list[str] = []
     tflops: float | None = None
     bandwidth: float | None = None
     try:
+        device = torch.device("cuda", 0)
+        torch.cuda.set_device(device)
+        props = torch.cuda.get_device_properties(device)
+        notes.append(f"{props.name}, torch {torch.__version__}")
         tflops, note = _matmul_tflops(torch, device, props, seconds * MATMUL_SHARE, clock)
         notes.append(note)
         bandwidth, note = _copy_gbps(torch, device, seconds * (1 - MATMUL_SHARE), clock)

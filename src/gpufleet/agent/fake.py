@@ -166,7 +166,7 @@ def lesser_model(model: GpuModel, table: GpuTable) -> GpuModel:
         and (m.form_factor == "superchip") == (model.form_factor == "superchip")
     ]
     for same in (model.family, model.architecture):
-        kin = [m for m in below if same in {m.family, m.architecture}]
+        kin = [m for m in below if same is not None and same in {m.family, m.architecture}]
         if kin:
             return max(kin, key=rank)
     msg = f"--fake-faults: no lesser model than {model.id} to deliver as wrong-model"

@@ -230,3 +230,21 @@ def test_a_failure_keeps_what_was_measured_and_says_why() -> None:
     assert result.bf16_tflops == pytest.approx(700.0, rel=1e-6)
     assert result.memory_bandwidth_gbps is None
     assert result.detail.endswith("failed: RuntimeError: only 0 bytes free for the copy buffers")
+
+
+def test_a_device_that_fails_at_once_is_reported_not_crashed() -> None:
+    torch = FakeTorch(tflops=700.0, gbps=3000.0)
+
+    def broken(device: Any) -> None:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    torch.cuda.set_device = broken
+    result = measure(torch, 2.0, clock=torch.clock)
+    assert (result.burn_in, result.bf16_tflops, result.memory_bandwidth_gbps) == (
+        BurnIn.TORCH,
+        None,
+        None,
+    )
+    assert result.detail == (
+        "failed: RuntimeError: CUDA error: an illegal memory access was encountered"
+    )
