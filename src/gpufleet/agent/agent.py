@@ -7,10 +7,15 @@
 2. **register** the node if it is not (yet, or any more) registered;
 3. **logs**, then **finished**: every job's buffered lines go out (in order, in chunks) before
    its ``finished`` — so the server sees ``started`` → ``logs``… → ``finished`` per job;
-4. **heartbeat** when due (telemetry + the job ids still running), then apply the answer:
+4. **acceptance reports**: each finished acceptance test goes out as an ``AcceptanceReport``
+   and the verdict is logged; it waits while the server is unreachable, and is dropped (and
+   logged) when the server refuses it;
+5. **heartbeat** when due (telemetry + the job ids still running), then apply the answer:
    ``stop`` ids get SIGTERM (SIGKILL after ``grace_s``); each ``start`` entry is reported
    ``started`` first and spawned only if the server accepts (a 404/409 means the job is not
    this node's to run, so nothing is spawned). A job already running here is not started twice.
+   An ``acceptance`` request starts that test in the background (``AcceptanceWorker``: once
+   per test id, never two at once), so ``step`` never waits for a burn-in.
 
 Surviving the server: while it is unreachable, jobs keep running and their lines and exits wait
 in the outbox (each job's lines bounded by ``max_buffered_lines``; the oldest are dropped and
@@ -21,7 +26,8 @@ longer tracks that job: the agent drops what it held for it and says so in its l
 
 ``run_agent`` drives ``step`` on a clock until ``stop_event`` is set, then stops every job and
 reports the exits once. Time comes only from the injected ``clock``; waiting only through the
-injected ``sleep``.
+injected ``sleep`` (and, in the acceptance thread, through its own stop event). The GPU source
+is read under a lock, as the heartbeat and a running acceptance test both sample it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ from types import FrameType
 
 import httpx
 
+from gpufleet.agent.acceptance.run import AcceptanceTiming, launcher_for, run_acceptance
+from gpufleet.agent.acceptance.worker import AcceptanceWorker, log_verdict
+from gpufleet.agent.burn_in import BurnInLauncher
 from gpufleet.agent.client import (
     AgentClient,
     ApiError,
@@ -54,14 +63,17 @@ from gpufleet.agent.gpu_source import (
     open_source,
 )
 from gpufleet.agent.messages import (
+    AcceptanceRequest,
     Assignments,
     HostInfo,
     JobStart,
     MessageError,
+    acceptance_body,
     heartbeat_body,
     register_body,
 )
 from gpufleet.agent.runner import JobExit, JobId, JobRunner, JobSpec
+from gpufleet.domain.acceptance import GpuCheck
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +92,21 @@ class NodeAgent:
         source: GpuSource,
         runner: JobRunner,
         host: HostInfo,
+        launcher: BurnInLauncher | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.config = config
         self.client = client
         self.source = source
         self.runner = runner
         self.host = host
+        self.launcher = launcher or launcher_for(source)
+        self.clock = clock
+        """The acceptance thread's clock (``step`` takes ``now`` instead)."""
+        self._source_lock = threading.Lock()
         self.gpus = source.discover()
+        self.acceptance = AcceptanceWorker(self._run_acceptance)
+        self._reports: list[tuple[int, dict[str, object]]] = []
         self.registered = False
         self.heartbeat_s = config.heartbeat_s
         self.next_heartbeat = float("-inf")
@@ -108,6 +128,7 @@ class NodeAgent:
                 self.register()
             self._send_logs()
             self._send_finished()
+            self._send_acceptance()
             if now >= self.next_heartbeat:
                 self.heartbeat(now)
         except AuthError:
@@ -156,7 +177,9 @@ class NodeAgent:
         self._apply(assignments, now)
 
     def shutdown(self) -> None:
-        """Stop every job (SIGTERM, SIGKILL after the grace period), report once, close."""
+        """Cancel a running acceptance test, stop every job (SIGTERM, SIGKILL after the grace
+        period), report once, close."""
+        self.acceptance.stop()
         self._exits.extend(self.runner.shutdown())
         self._collect(float("inf"))
         with contextlib.suppress(ServerUnavailableError, ApiError, MessageError):
@@ -208,9 +231,48 @@ class NodeAgent:
                 log.info("job %s: finished, exit code %d", done.job_id, done.exit_code)
             self._exits.pop(0)
 
+    def _send_acceptance(self) -> None:
+        for test, checks in self.acceptance.finished():
+            self._reports.append((test, acceptance_body(self.config.name, checks)))
+        while self._reports:
+            test, body = self._reports[0]
+            try:
+                answer = self.client.acceptance(test, body)
+            except AuthError:
+                raise
+            except ApiError as exc:  # 404/409 (not this node's test), 422: retrying cannot help
+                log.warning(
+                    "acceptance test %s: server refused the report (%s); dropping", test, exc
+                )
+            else:
+                log_verdict(test, answer)
+            self._reports.pop(0)
+
+    def _run_acceptance(
+        self,
+        request: AcceptanceRequest,
+        stopping: Callable[[], bool],
+        wait: Callable[[float], object],
+    ) -> list[GpuCheck]:
+        return run_acceptance(
+            self.gpus,
+            self._sample,
+            self.launcher,
+            [g.index for g in request.gpus],
+            request.burn_in_s,
+            clock=self.clock,
+            wait=wait,
+            timing=AcceptanceTiming(sample_s=self.config.acceptance_sample_s),
+            stopping=stopping,
+        )
+
+    def _sample(self) -> list[GpuTelemetry]:
+        with self._source_lock:
+            return self.source.telemetry()
+
     def _telemetry(self) -> list[GpuTelemetry]:
         try:
-            return self.source.telemetry()
+            return self._sample()
         except Exception:  # a broken GPU must not stop the node from heartbeating
             log.exception("GPU telemetry failed; heartbeat without it")
             return []
@@ -228,6 +290,8 @@ class NodeAgent:
             if start.job in held or start.job in stopping:
                 continue
             self._start(start)
+        if assignments.acceptance is not None:
+            self.acceptance.offer(assignments.acceptance)
 
     def _start(self, start: JobStart) -> None:
         known = {g.index for g in self.gpus}
@@ -265,7 +329,9 @@ def build_agent(
     """Wire the real parts (runner, GPU source, HTTP client) for ``config``."""
     runner = JobRunner(grace_s=config.grace_s, cwd=config.work_dir)
     if source is None:
-        options = SourceOptions(config.name, config.seed, runner.busy_gpu_indices)
+        options = SourceOptions(
+            config.name, config.seed, runner.busy_gpu_indices, config.fake_faults or ""
+        )
         source = open_gpu_source(config, options)
     runner.base_env = job_base_env(config.token, simulated=source.simulated)
     client = AgentClient(

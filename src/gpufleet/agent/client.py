@@ -127,6 +127,11 @@ class AgentClient:
         body = {"exit_code": exit_code, "stopped": stopped}
         return _object(self._post(_job_path(job_id, "finished"), body))
 
+    def acceptance(self, test: int, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /agent/acceptance/{test}`` with an ``AcceptanceReport``; returns the
+        ``AcceptanceVerdict`` as JSON (``messages.parse_verdict`` reads it)."""
+        return _object(self._post(f"/agent/acceptance/{int(test)}", body))
+
     def close(self) -> None:
         self._http.close()
 

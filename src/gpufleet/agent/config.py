@@ -31,6 +31,9 @@ class AgentConfig:
     """The node's name; registration is idempotent per name."""
     fake_gpus: str | None = None
     """``NxMODEL[,NxMODEL...]`` to simulate GPUs (``4xH100-SXM``); None for the real ones."""
+    fake_faults: str | None = None
+    """Faults of the simulated GPUs, ``INDEX=FAULT[+FAULT][,...]`` (``3=slow,5=ecc``), so a
+    simulated supplier can deliver bad GPUs; needs ``fake_gpus``."""
     gpu_source: str | None = None
     """A registered GPU source by name; None picks ``fake`` with ``fake_gpus``, else ``nvml``."""
     heartbeat_s: float = 5.0
@@ -43,6 +46,8 @@ class AgentConfig:
     """Seed of simulated telemetry."""
     work_dir: Path | None = None
     """Working directory of jobs (the agent's own when None)."""
+    acceptance_sample_s: float = 1.0
+    """Seconds between temperature and power samples during an acceptance test."""
     error_counters: bool = False
     """Also send ECC/XID counters in heartbeats (fields beyond the v1 contract)."""
     timeout_s: float = 10.0
@@ -63,9 +68,13 @@ class AgentConfig:
         if not self.name.strip():
             msg = "name must not be empty"
             raise ValueError(msg)
+        if self.fake_faults and self.fake_gpus is None:
+            msg = "fake_faults needs fake_gpus: only simulated GPUs can be given faults"
+            raise ValueError(msg)
         positive = {
             "heartbeat_s": self.heartbeat_s,
             "poll_s": self.poll_s,
+            "acceptance_sample_s": self.acceptance_sample_s,
             "timeout_s": self.timeout_s,
             "max_lines_per_call": self.max_lines_per_call,
             "max_buffered_lines": self.max_buffered_lines,

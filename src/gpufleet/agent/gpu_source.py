@@ -90,6 +90,8 @@ class SourceOptions:
     node_name: str = "node"
     seed: int = 0
     busy: BusyProbe = field(default=_nobody_busy)
+    fake_faults: str = ""
+    """Faults a simulated source injects (``3=slow,5=ecc``: ``fake.py``); real ones ignore it."""
 
 
 class GpuSourceError(RuntimeError):

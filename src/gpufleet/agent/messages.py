@@ -3,9 +3,11 @@ assignments it receives.
 
 Bodies are plain JSON-ready dicts built from the agent's own types, so the HTTP client stays
 thin and the format is visible in one place. ``parse_assignments`` accepts exactly what the
-contract promises (``start``, ``stop``, ``heartbeat_s``; a missing list means none) and raises
-``MessageError`` naming the field for anything else. Job ids are passed through as the server
-sent them (int or str) and sent back unchanged.
+contract promises (``start``, ``stop``, ``heartbeat_s``, ``acceptance``; a missing list means
+none, a missing or null ``acceptance`` no test) and raises ``MessageError`` naming the field for
+anything else; ``parse_verdict`` reads the ``AcceptanceVerdict`` answering an acceptance report
+as strictly. Job ids are passed through as the server sent them (int or str) and sent back
+unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from gpufleet.agent.gpu_source import GpuInfo, GpuTelemetry
 from gpufleet.agent.runner import JobId
+from gpufleet.domain.acceptance import GpuCheck, check_to_json
 
 
 class MessageError(ValueError):
@@ -42,12 +45,49 @@ class JobStart:
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptanceGpu:
+    """One GPU to test, with the model (canonical id) and memory the order promised."""
+
+    index: int
+    model: str
+    memory_gib: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptanceRequest:
+    """``AcceptanceRequest{test, burn_in_s, gpus}``: run acceptance test ``test`` once."""
+
+    test: int
+    burn_in_s: float
+    gpus: tuple[AcceptanceGpu, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Assignments:
-    """``Assignments{start, stop, heartbeat_s}``: the answer to a heartbeat."""
+    """``Assignments{start, stop, heartbeat_s, acceptance}``: the answer to a heartbeat."""
 
     start: tuple[JobStart, ...] = ()
     stop: tuple[JobId, ...] = ()
     heartbeat_s: float | None = None
+    acceptance: AcceptanceRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GpuVerdict:
+    """``{index, passed, reasons}``: the server's judgement of one tested GPU."""
+
+    index: int
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptanceVerdict:
+    """``AcceptanceVerdict{test, node_state, gpus}``: the answer to an acceptance report."""
+
+    test: int
+    node_state: str
+    gpus: tuple[GpuVerdict, ...]
 
 
 def register_body(
@@ -94,6 +134,11 @@ def heartbeat_body(
     return {"node": node, "telemetry": samples, "running": list(running)}
 
 
+def acceptance_body(node: str, checks: Iterable[GpuCheck]) -> dict[str, Any]:
+    """``AcceptanceReport{node, results: [GpuCheck]}``."""
+    return {"node": node, "results": [check_to_json(c) for c in checks]}
+
+
 def parse_assignments(data: object) -> Assignments:
     """Read an ``Assignments`` response; ``MessageError`` names the first bad field."""
     if not isinstance(data, Mapping):
@@ -107,7 +152,87 @@ def parse_assignments(data: object) -> Assignments:
         if not math.isfinite(heartbeat_s) or heartbeat_s <= 0:
             raise MessageError(f"Assignments.heartbeat_s: must be > 0, got {heartbeat_s!r}")
         heartbeat_s = float(heartbeat_s)
-    return Assignments(start=starts, stop=stops, heartbeat_s=heartbeat_s)
+    acceptance = _acceptance(data.get("acceptance"), "Assignments.acceptance")
+    return Assignments(start=starts, stop=stops, heartbeat_s=heartbeat_s, acceptance=acceptance)
+
+
+def parse_verdict(data: object) -> AcceptanceVerdict:
+    """Read an ``AcceptanceVerdict`` response; ``MessageError`` names the first bad field."""
+    where = "AcceptanceVerdict"
+    if not isinstance(data, Mapping):
+        raise MessageError(f"{where}: expected an object, got {type(data).__name__}")
+    state = data.get("node_state")
+    if not isinstance(state, str):
+        raise MessageError(f"{where}.node_state: expected a string, got {state!r}")
+    gpus = data.get("gpus")
+    if not isinstance(gpus, list):
+        raise MessageError(f"{where}.gpus: expected a list, got {gpus!r}")
+    verdicts = []
+    for i, item in enumerate(gpus):
+        at = f"{where}.gpus[{i}]"
+        if not isinstance(item, Mapping):
+            raise MessageError(f"{at}: expected an object, got {item!r}")
+        passed = item.get("passed")
+        if not isinstance(passed, bool):
+            raise MessageError(f"{at}.passed: expected true or false, got {passed!r}")
+        reasons = item.get("reasons", [])
+        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            raise MessageError(f"{at}.reasons: expected a list of strings")
+        verdicts.append(
+            GpuVerdict(_index(item.get("index"), f"{at}.index"), passed, tuple(reasons))
+        )
+    return AcceptanceVerdict(_int(data.get("test"), f"{where}.test"), state, tuple(verdicts))
+
+
+def _acceptance(value: object, where: str) -> AcceptanceRequest | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise MessageError(f"{where}: expected an object or null, got {value!r}")
+    burn_in_s = value.get("burn_in_s")
+    if isinstance(burn_in_s, bool) or not isinstance(burn_in_s, int | float):
+        raise MessageError(f"{where}.burn_in_s: expected a number, got {burn_in_s!r}")
+    if not math.isfinite(burn_in_s) or burn_in_s < 0:
+        raise MessageError(f"{where}.burn_in_s: must be >= 0, got {burn_in_s!r}")
+    items = value.get("gpus")
+    if not isinstance(items, list) or not items:
+        raise MessageError(f"{where}.gpus: expected a non-empty list, got {items!r}")
+    gpus = tuple(_acceptance_gpu(item, f"{where}.gpus[{i}]") for i, item in enumerate(items))
+    indices = [g.index for g in gpus]
+    if len(set(indices)) != len(indices):
+        raise MessageError(f"{where}.gpus: GPU indices repeat: {indices}")
+    return AcceptanceRequest(_int(value.get("test"), f"{where}.test"), float(burn_in_s), gpus)
+
+
+def _acceptance_gpu(item: object, where: str) -> AcceptanceGpu:
+    if not isinstance(item, Mapping):
+        raise MessageError(f"{where}: expected an object, got {item!r}")
+    model = item.get("model")
+    if not isinstance(model, str) or not model:
+        raise MessageError(f"{where}.model: expected a GPU model id, got {model!r}")
+    memory = item.get("memory_gib")
+    if memory is not None and (
+        isinstance(memory, bool) or not isinstance(memory, int | float) or not memory > 0
+    ):
+        raise MessageError(f"{where}.memory_gib: expected a positive number or null")
+    return AcceptanceGpu(
+        _index(item.get("index"), f"{where}.index"),
+        model,
+        None if memory is None else float(memory),
+    )
+
+
+def _int(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MessageError(f"{where}: expected an integer, got {value!r}")
+    return value
+
+
+def _index(value: object, where: str) -> int:
+    index = _int(value, where)
+    if index < 0:
+        raise MessageError(f"{where}: expected a GPU index >= 0, got {index}")
+    return index
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:

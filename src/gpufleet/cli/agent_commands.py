@@ -13,7 +13,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from gpufleet.agent import AgentConfig, AuthError, GpuSourceError, run_agent
-from gpufleet.agent.fake import parse_fake_gpus
+from gpufleet.agent.fake import parse_fake_faults, parse_fake_gpus
 from gpufleet.cli.client import DEFAULT_SERVER
 from gpufleet.cli.console import err, fail
 
@@ -54,6 +54,14 @@ def agent(
             show_default=False,
         ),
     ] = None,
+    fake_faults: Annotated[
+        str | None,
+        typer.Option(
+            help="Give simulated GPUs faults that their acceptance test finds, e.g. "
+            "3=slow,5=ecc+hot (slow, ecc, xid, hot, wrong-model, small-memory).",
+            show_default=False,
+        ),
+    ] = None,
     heartbeat_s: Annotated[
         float, typer.Option(min=0.05, help="Seconds between heartbeats until the server says.")
     ] = 5.0,
@@ -65,19 +73,23 @@ def agent(
     """Run a node agent: register this machine's GPUs, heartbeat, run the jobs it is given."""
     configure_logging()
     try:
-        if fake_gpus is not None:
-            parse_fake_gpus(fake_gpus)  # a bad spec fails here, before anything starts
+        if fake_gpus is not None:  # a bad spec fails here, before anything starts
+            count = sum(g.count for g in parse_fake_gpus(fake_gpus))
+            parse_fake_faults(fake_faults or "", count)
         config = AgentConfig(
             server_url=server,
             token=token,
             name=name or socket.gethostname(),
             fake_gpus=fake_gpus,
+            fake_faults=fake_faults,
             heartbeat_s=heartbeat_s,
             work_dir=work_dir,
         )
     except (ValueError, GpuSourceError) as exc:
         raise fail(str(exc)) from None
     gpus = f"simulated GPUs {fake_gpus}" if fake_gpus else "real GPUs (NVML)"
+    if fake_faults:
+        gpus += f" with faults {fake_faults}"
     err.print(
         f"gpufleet agent: node {escape(config.name)}, {escape(gpus)}, server {escape(server)}; "
         "Ctrl-C stops it (its jobs are stopped and go back to pending)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from gpufleet import __version__
+from gpufleet.agent.acceptance.command import acceptance
 from gpufleet.cli.agent_commands import agent
 from gpufleet.cli.budget_commands import budgets, costs, demand_app, plans_app
 from gpufleet.cli.catalog_commands import gpus, offers
@@ -44,6 +45,10 @@ app.command(
     help="Start the control plane (API, dashboard, scheduler) on SQLite with one local agent.",
 )(up)
 app.command("agent", help="Run a node agent: register this machine's GPUs, run jobs.")(agent)
+app.command(
+    "acceptance",
+    help="Burn in this machine's GPUs and judge each against its spec, as on delivery.",
+)(acceptance)
 app.command(
     "submit",
     help="Submit a job: gpufleet submit --project P --gpus 2 -- python train.py",

@@ -18,7 +18,8 @@ vendor does not publish, a burn-in that was skipped) is a *note*, never a failur
 * **burn-in** (when it ran, measured or simulated) — the dense BF16 matmul rate at least
   ``min_tflops_fraction_of_spec`` of the spec's BF16 TFLOPS (dense FP16 for parts without BF16),
   and the device-to-device copy bandwidth at least ``min_fraction_of_spec`` of the spec's memory
-  bandwidth. A burn-in that ran but produced no figure fails, with its ``detail``.
+  bandwidth. A burn-in that ran but produced no figure fails, with its ``detail`` (unless the
+  spec has no such figure either: then there is nothing to judge it against, which is a note).
 
 Why two fractions (``Limits``): a datasheet's BF16 peak assumes boost clocks that a sustained
 matmul at TDP does not hold. cuBLAS reaches about 80 % of it on Hopper (788 TFLOPS of 989.4 on an
@@ -190,13 +191,14 @@ def _health(
     check: GpuCheck, expected: GpuModel, limits: Limits, reasons: list[str], notes: list[str]
 ) -> None:
     for count, what in (
-        (check.ecc_errors, "uncorrected ECC errors"),
-        (check.xid_errors, "critical XID events"),
+        (check.ecc_errors, "uncorrected ECC error"),
+        (check.xid_errors, "critical XID event"),
     ):
         if count is None:
-            notes.append(f"{what} unknown: the device does not report them")
+            notes.append(f"{what}s unknown: the device does not report them")
         elif count > 0:
-            reasons.append(f"{count} {what} during the test (needs 0)")
+            plural = "" if count == 1 else "s"
+            reasons.append(f"{count} {what}{plural} during the test (needs 0)")
     if check.max_temperature_c is None:
         notes.append("temperature not judged: no sample during the test")
     elif check.max_temperature_c > limits.max_temperature_c:
@@ -260,12 +262,12 @@ def _against_spec(
 ) -> float | None:
     label, unit, spec_label = what
     reasons, notes = out
+    if spec is None:
+        notes.append(f"{label} not judged: the {expected.id} spec has no {spec_label}")
+        return None
     if measured is None:
         why = f": {check.detail}" if check.detail else ""
         reasons.append(f"the burn-in ran but measured no {label}{why}")
-        return None
-    if spec is None:
-        notes.append(f"{label} not judged: the {expected.id} spec has no {spec_label}")
         return None
     fraction = measured / spec
     if fraction < floor:

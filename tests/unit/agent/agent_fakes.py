@@ -3,9 +3,11 @@ served through ``httpx.MockTransport`` and recording every call in order.
 
 It keeps just enough state to answer like the real server: registered nodes, jobs scheduled on a
 node (listed in ``start`` until reported ``started``), stop requests (listed in ``stop`` while
-the node reports the job running), appended log lines and exits. Switches simulate trouble:
-``down`` (connection refused), ``refuse_next_heartbeat`` (404 or 409 once, forgetting the node),
-``refuse_started`` (409 for those job ids).
+the node reports the job running), appended log lines and exits, and acceptance tests (listed in
+every heartbeat answer until a report arrives, then judged with ``domain.acceptance.judge``).
+Switches simulate trouble: ``down`` (connection refused), ``refuse_next_heartbeat`` (404 or 409
+once, forgetting the node), ``refuse_started`` (409 for those job ids), ``refuse_acceptance``
+(that status for acceptance reports).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from gpufleet.catalog.gpus import gpu_table
+from gpufleet.domain.acceptance import check_from_json, judge
 
 TOKEN = "agent-token-for-tests"  # noqa: S105 - not a secret
 PREFIX = "/api/v1"
@@ -50,6 +55,10 @@ class FakeServer:
         self.down = False
         self.refuse_next_heartbeat: int | None = None
         self.refuse_started: set[int] = set()
+        self.acceptance: dict[str, Any] | None = None
+        """The ``AcceptanceRequest`` listed in heartbeat answers until it is reported."""
+        self.refuse_acceptance: int | None = None
+        self.reports: dict[int, dict[str, Any]] = {}
         self.transport = httpx.MockTransport(self.handle)
 
     # ------------------------------------------------------------------ test controls
@@ -65,6 +74,19 @@ class FakeServer:
         job = FakeJob(job_id, node, command, gpu_indices, env or {})
         self.jobs[job_id] = job
         return job
+
+    def request_acceptance(
+        self, test: int, gpus: list[tuple[int, str]], *, burn_in_s: float = 20.0
+    ) -> None:
+        """Ask for acceptance test ``test`` of ``(index, model)`` GPUs."""
+        self.acceptance = {
+            "test": test,
+            "burn_in_s": burn_in_s,
+            "gpus": [
+                {"index": i, "model": m, "memory_gib": gpu_table().get(m).memory_gib}
+                for i, m in gpus
+            ],
+        }
 
     def request_stop(self, job_id: int) -> None:
         self.jobs[job_id].stop_requested = True
@@ -95,6 +117,8 @@ class FakeServer:
             return self._register(body)
         if path == "/agent/heartbeat":
             return self._heartbeat(body)
+        if path.startswith("/agent/acceptance/"):
+            return self._acceptance(int(path.rsplit("/", 1)[1]), body)
         _, _, job_id, action = path.strip("/").split("/")
         job = self.jobs.get(int(job_id))
         if job is None:
@@ -122,7 +146,26 @@ class FakeServer:
         ]
         stop = [j.id for j in self.jobs.values() if j.stop_requested and j.id in running]
         answer: dict[str, Any] = {"start": start, "stop": stop, "heartbeat_s": self.heartbeat_s}
+        if self.acceptance is not None:
+            answer["acceptance"] = self.acceptance
         return 200, answer
+
+    def _acceptance(self, test: int, body: dict[str, Any]) -> tuple[int, Any]:
+        if self.refuse_acceptance is not None:
+            return self.refuse_acceptance, {"detail": f"test {test} is not this node's"}
+        if self.acceptance is None or self.acceptance["test"] != test:
+            return 404, {"detail": f"unknown acceptance test {test}"}
+        promised = {g["index"]: g["model"] for g in self.acceptance["gpus"]}
+        verdicts = []
+        for result in body["results"]:
+            verdict = judge(check_from_json(result), gpu_table().get(promised[result["index"]]))
+            verdicts.append(
+                {"index": verdict.index, "passed": verdict.passed, "reasons": list(verdict.reasons)}
+            )
+        self.reports[test] = body
+        self.acceptance = None
+        state = "up" if all(v["passed"] for v in verdicts) else "quarantined"
+        return 200, {"test": test, "node_state": state, "gpus": verdicts}
 
     def _started(self, job: FakeJob, body: dict[str, Any]) -> tuple[int, Any]:
         if job.state != "scheduled" or job.id in self.refuse_started:
