@@ -25,6 +25,6 @@ timeout 240 python3 -m gpufleet.agent.acceptance --burn-in-s "${BURN_IN_S:-30}" 
 echo "acceptance rc=$?"
 tail -5 "$OUT/acceptance.log"
 echo "== 3. control plane end to end"
-timeout 300 bash scripts/device/e2e.sh > "$OUT/e2e.log" 2>&1
+timeout 200 bash scripts/device/e2e.sh > "$OUT/e2e.log" 2>&1
 echo "e2e rc=$?"
 tail -25 "$OUT/e2e.log"

@@ -345,7 +345,7 @@ class _SimulatedBurnIn:
         rng = random.Random(f"{options.seed}:{options.node_name}:burn-in:{self.index}")  # noqa: S311
         model = self.source.models[self.index]
         slow = FakeFault.SLOW in self.source.delivery_faults.get(self.index, ())
-        tflops = rng.uniform(0.55, 0.65) if slow else rng.uniform(0.90, 0.97)
+        tflops = rng.uniform(0.35, 0.45) if slow else rng.uniform(0.90, 0.97)
         bandwidth = rng.uniform(0.55, 0.65) if slow else rng.uniform(0.88, 0.95)
         return BurnInResult(
             BurnIn.SIMULATED,

@@ -111,7 +111,7 @@ class Limits:
     max_temperature_c: float = 87.0
     max_power_fraction_of_tdp: float = 1.10
     memory_tolerance: float = 0.05
-    min_tflops_fraction_of_spec: float = 0.70
+    min_tflops_fraction_of_spec: float = 0.60
     """BF16 matmul TFLOPS must reach this fraction of the datasheet's dense peak."""
 
     def __post_init__(self) -> None:
