@@ -19,6 +19,7 @@ from gpufleet.scheduling.placement import (
     fragmentation,
     names,
 )
+from gpufleet.scheduling.placement.fgd_pack import PackingPrices
 from gpufleet.scheduling.placement.kernels import node_fragmentation
 
 PUBLISHED = ["random", "dotprod", "gpu-clustering", "gpu-packing", "best-fit", "fgd"]
@@ -127,6 +128,36 @@ def test_fgd_balance_sends_cpu_heavy_requests_to_cpu_rich_nodes_on_fgd_ties() ->
     assert balance.place(state, heavy).node == 1  # type: ignore[union-attr]
     assert balance.place(state, light).node == 0  # type: ignore[union-attr]
     assert balance.place(state, cpu_only).node == 1  # type: ignore[union-attr]
+
+
+def test_fgd_pack_prices_fractional_requests_by_the_optimal_packing() -> None:
+    # Target: one 650, two 320 and one 470 per four requests. An optimal packing pairs 650 with
+    # 320, packs the other 320s three to a GPU and the 470s two to a GPU, so the prices (GPUs per
+    # request) are 2/3, 1/3 and 1/2; no other dual solution reaches the LP's optimum.
+    target = TargetWorkload.from_requests(
+        [req(num=1, milli=650), req(num=1, milli=320), req(num=1, milli=320), req(num=1, milli=470)]
+    )
+    prices = PackingPrices(target)
+    assert prices.price == pytest.approx({320: 1 / 3, 470: 1 / 2, 650: 2 / 3})
+    loss = prices.loss(320) / 1e6
+    assert loss[350] == 0  # beside a 650: part of an optimal packing
+    assert loss[1000] == 0  # a fresh GPU, later filled by a 650 or two more 320s
+    assert loss[530] == pytest.approx(1 / 2 - 1 / 3, abs=1e-6)  # beside a 470: strands 210
+
+
+def test_fgd_pack_opens_a_gpu_rather_than_strand_the_gap_beside_a_470() -> None:
+    # As above, plus as many whole-GPU requests: to FGD a fresh GPU's 680 milli left would be a
+    # fragment for them, so it puts the 320 beside the 470; the prices say that strands 210 milli.
+    target_pods = [req(num=1, milli=m) for m in (650, 320, 320, 470, 1000, 1000, 1000, 1000)]
+    state = ClusterState(nodes(2, 2), priority=[1, 0])
+    put(state, req(num=1, milli=470), 0, (0,))
+    light = req(cpu=1000, num=1, milli=320)
+    fgd = create("fgd", context(target_pods)).place(state, light)
+    assert fgd == Placement(node=0, gpus=(0,), gpu_milli=320)  # 530 -> 210 milli free
+    pack = create("fgd-pack", context(target_pods)).place(state, light)
+    assert pack is not None
+    assert (pack.node, pack.gpus) != (0, (0,))
+    assert state.gpu_free[pack.node, pack.gpus[0]] == 1000
 
 
 def test_the_workload_cpu_per_gpu_ratio() -> None:

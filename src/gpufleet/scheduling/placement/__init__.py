@@ -2,7 +2,8 @@
 
 Strategies (one file each, registered by name): ``random``, ``dotprod``, ``gpu-clustering``,
 ``gpu-packing``, ``best-fit``, ``fgd`` — the six policies of the FGD paper — and our own,
-``fgd-balance`` (FGD steered by CPU/GPU balance).
+``fgd-balance`` (FGD steered by CPU/GPU balance) and ``fgd-pack`` (``fgd-balance`` keeping
+fractional requests to the GPU slots an optimal packing of the target workload would use).
 """
 
 from gpufleet.scheduling.placement import (  # noqa: F401 - importing registers the strategies
@@ -10,6 +11,7 @@ from gpufleet.scheduling.placement import (  # noqa: F401 - importing registers 
     dot_product,
     fgd,
     fgd_balance,
+    fgd_pack,
     gpu_clustering,
     gpu_packing,
     random_fit,

@@ -124,3 +124,43 @@ def fgd_whole_scores(
         after = node_fragmentation(work, cpu_free[node] - cpu_milli, node, allowed, tg, tk, tc, tp)
         out[i] = sigmoid_score(before - after)
     return out
+
+
+@njit
+def fgd_fractional_penalised(
+    gpu_free: I64,
+    cpu_free: I64,
+    nodes: I64,
+    gpu_milli: int,
+    cpu_milli: int,
+    penalty: I64,
+    allowed: B,
+    tg: I64,
+    tk: I64,
+    tc: I64,
+    tp: F64,
+) -> tuple[I64, I64]:
+    """As ``fgd_fractional``, with ``penalty[free]`` subtracted from the score of a GPU that has
+    ``free`` milli free before the placement (``fgd-pack``'s packing loss). Per node: the best
+    key and its GPU (first on ties; GPU -1 and the lowest key if none fits)."""
+    n = nodes.size
+    keys = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    best_gpu = np.full(n, -1, dtype=np.int64)
+    work = np.empty(gpu_free.shape[1], dtype=np.int64)
+    for i in range(n):
+        node = nodes[i]
+        free = gpu_free[node]
+        before = node_fragmentation(free, cpu_free[node], node, allowed, tg, tk, tc, tp)
+        for j in range(free.size):
+            if free[j] < gpu_milli:
+                continue
+            work[:] = free
+            work[j] -= gpu_milli
+            after = node_fragmentation(
+                work, cpu_free[node] - cpu_milli, node, allowed, tg, tk, tc, tp
+            )
+            key = sigmoid_score(before - after) - penalty[free[j]]
+            if best_gpu[i] < 0 or key > keys[i]:
+                keys[i] = key
+                best_gpu[i] = j
+    return keys, best_gpu
