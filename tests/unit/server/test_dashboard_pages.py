@@ -17,7 +17,10 @@ from gpufleet.server.dashboard.session import COOKIE
 from gpufleet.server.schemas import JobFinished, Role
 from gpufleet.server.services import agent
 
-PAGES = ["/", "/nodes", "/jobs", "/jobs/1", "/projects"]
+PAGES = [
+    "/", "/nodes", "/jobs", "/jobs/1", "/projects", "/plans", "/plans/1", "/plans/1/report",
+    "/orders", "/orders/1", "/costs", "/costs/chargeback.csv", "/suppliers",
+]  # fmt: skip
 
 
 def _cookie(response: httpx.Response) -> SimpleCookie:
