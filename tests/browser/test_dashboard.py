@@ -1,10 +1,12 @@
 """The dashboard in a real headless Chromium, against a live server and a node agent with fake
-GPUs: log in, watch a submitted job appear and succeed, and follow a running job's log."""
+GPUs: log in, watch a submitted job appear and succeed, follow a running job's log, and read a
+procurement plan with the planner's report framed in it (under its own CSP), then accept it."""
 
 from __future__ import annotations
 
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -88,3 +90,46 @@ def test_a_running_jobs_log_streams_into_its_page(page: Any, fleet: LiveFleet) -
     expect(lines).to_have_text(["waiting for the test", "released"])
     expect(page.get_by_test_id("exit-code")).to_have_text("0")
     expect(page.locator("#job-live")).not_to_have_attribute("hx-trigger", re.compile(".*"))
+
+
+def _plan(fleet: LiveFleet) -> int:
+    """A manual supplier's reserved and on-demand offers, demand for 8 GPUs, a plan."""
+    fleet.api("POST", "/suppliers", json={"name": "handco", "adapter": "manual"})
+    unit = {"supplier": "handco", "instance_type": "hgx-h100-8", "gpu": "H100-SXM"}
+    offers = [
+        {**unit, "gpus_per_unit": 8, "contract": "reserved", "price_usd_per_hour": 16.0,
+         "term_months": 3, "region": "us-east"},
+        {**unit, "gpus_per_unit": 8, "contract": "on_demand", "price_usd_per_hour": 40.0,
+         "region": "us-east"},
+    ]  # fmt: skip
+    fleet.api("POST", "/offers/import", json={"offers": offers})
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    demand = {
+        "project": PROJECT,
+        "start": start.isoformat(),
+        "end": (start + timedelta(weeks=8)).isoformat(),
+        "expected_gpus": 8,
+    }
+    fleet.api("POST", "/demand", json=demand)
+    body = {"period": "week", "horizon": 8, "scenarios": 5, "evaluation_scenarios": 5}
+    plan_id: int = fleet.api("POST", "/plans", json=body)["id"]
+    return plan_id
+
+
+def test_a_plan_page_frames_the_planners_report_and_accepts(page: Any, fleet: LiveFleet) -> None:
+    plan_id = _plan(fleet)
+    log_in(page, fleet, "/plans")
+    page.locator(f"#plan-{plan_id}").get_by_role("link").click()
+    expect(page.get_by_test_id("plan-state")).to_have_text("proposed")
+    report = page.frame_locator("iframe.report")
+    expect(report.get_by_role("heading", name="Capacity against demand")).to_be_visible()
+    plots = report.get_by_role("img")
+    expect(plots).to_have_count(2)
+    for i in range(2):  # decoded from their data: URIs, which the report's CSP allows
+        expect(plots.nth(i)).to_have_js_property("complete", value=True)
+        assert plots.nth(i).evaluate("img => img.naturalWidth") > 0
+
+    page.get_by_role("button", name="Accept plan").click()  # a same-origin form post
+    expect(page.get_by_test_id("plan-state")).to_have_text("accepted")
+    page.get_by_role("link", name=re.compile(r"^Order \d+$")).first.click()
+    expect(page.get_by_test_id("order-state")).to_have_text(re.compile("draft|submitted"))

@@ -1,5 +1,5 @@
-"""The dashboard's pure parts: the in-memory utilisation history, the SVG line's geometry, and
-the formats pages use for times and figures."""
+"""The dashboard's pure parts: the in-memory utilisation history, the SVG line's and bars'
+geometry, the formats pages use for times, figures and money, and the costs window's edges."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gpufleet.server.dashboard.charts import utilisation_chart
+from gpufleet.server.dashboard.charts import bar_chart, utilisation_chart
 from gpufleet.server.dashboard.history import Sample, UtilisationHistory
-from gpufleet.server.dashboard.render import between, number, seconds, utc
+from gpufleet.server.dashboard.render import between, number, percent, seconds, usd, utc
 from gpufleet.server.dashboard.session import safe_next
+from gpufleet.server.dashboard.views_supply import parse_edge
+from gpufleet.server.errors import BadInputError
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -50,6 +52,38 @@ def test_the_chart_spans_first_sample_to_now_and_clamps_percentages() -> None:
 
 def test_one_sample_is_no_chart() -> None:
     assert utilisation_chart([Sample(at(0), 40.0)], at(5)) is None
+
+
+def test_bars_scale_to_the_largest_value_in_the_order_given() -> None:
+    chart = bar_chart([("b", 30.0), ("a", 120.0), ("c", -5.0)], width=200, bar_height=10, gap=5)
+    assert chart is not None
+    assert [(b.label, b.y, b.length) for b in chart.bars] == [
+        ("b", 0.0, 50.0), ("a", 15.0, 200.0), ("c", 30.0, 0.0),
+    ]  # fmt: skip
+    assert (chart.width, chart.height, chart.bar_height) == (200, 40, 10)
+    nothing = bar_chart([("a", 0.0)])
+    assert nothing is not None
+    assert nothing.bars[0].length == 0.0
+    assert bar_chart([]) is None
+
+
+def test_money_and_fractions() -> None:
+    assert (usd(1234.5), usd(2, 3), usd(75264.4, 0), usd(-3.5)) == (
+        "$1,234.50", "$2.000", "$75,264", "-$3.50",
+    )  # fmt: skip
+    assert (percent(0.9143), percent(0.0625, 1), usd(None), percent(None)) == (
+        "91 %", "6.2 %", "—", "—",
+    )  # fmt: skip
+
+
+def test_a_costs_window_edge_is_a_date_or_a_time() -> None:
+    assert parse_edge("", "since") is None
+    assert parse_edge("2026-01-05", "since") == datetime(2026, 1, 5, tzinfo=UTC)
+    assert parse_edge("2026-01-05", "until", end=True) == datetime(2026, 1, 6, tzinfo=UTC)
+    assert parse_edge("2026-01-05T09:30", "until", end=True) == T0 + timedelta(minutes=30)
+    assert parse_edge("2026-01-05T10:00+01:00", "since") == T0
+    with pytest.raises(BadInputError, match="until: 'soon' is not a date"):
+        parse_edge("soon", "until")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Charts as inline SVG geometry computed on the server (no chart library, no script).
 
 A chart is a frozen value of numbers and pre-formatted coordinate strings; the template draws
-it. Every string here is built from floats, so nothing user-supplied reaches the SVG.
+it. Coordinates are built from floats; the one user-supplied string, a bar's label, reaches the
+SVG only as text that the template's autoescaping escapes.
 """
 
 from __future__ import annotations
@@ -60,3 +61,45 @@ def utilisation_chart(
         latest_pct=samples[-1].utilisation_pct,
         samples=len(samples),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bar:
+    label: str
+    value: float
+    y: float
+    """Top edge."""
+    length: float
+    """Width of the bar, in viewBox units."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarChart:
+    """Horizontal bars, one per label, in a ``width`` x ``height`` viewBox; labels go left of
+    ``x = 0`` and values right of each bar (the template leaves room for both)."""
+
+    width: int
+    height: int
+    bar_height: int
+    bars: tuple[Bar, ...]
+
+
+def bar_chart(
+    values: Sequence[tuple[str, float]], *, width: int = 320, bar_height: int = 16, gap: int = 6
+) -> BarChart | None:
+    """The values as bars scaled to the largest (negative ones drawn empty), in the order
+    given; ``None`` when there is nothing to draw."""
+    if not values:
+        return None
+    top = max(0.0, *(value for _, value in values))
+    step = bar_height + gap
+    bars = tuple(
+        Bar(
+            label=label,
+            value=value,
+            y=float(i * step),
+            length=round(max(value, 0.0) / top * width, 2) if top > 0 else 0.0,
+        )
+        for i, (label, value) in enumerate(values)
+    )
+    return BarChart(width=width, height=len(bars) * step - gap, bar_height=bar_height, bars=bars)

@@ -4,6 +4,10 @@ Output is escaped by Jinja everywhere; on top, a Content-Security-Policy allows 
 and everything else from this origin only (no inline script or style, so an injected tag could
 not run even if it slipped through) and forbids framing. ``Vary: HX-Request`` keeps a browser
 from showing a cached live fragment as a page.
+
+The planner's HTML report (its own inline ``<style>`` and ``data:`` PNG plots) is served with
+``REPORT_HEADERS`` instead: a CSP that loads nothing but those, runs no script, sandboxes the
+document (an opaque origin even when opened directly) and lets only the dashboard frame it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from fastapi.responses import HTMLResponse
 
 LIVE_POLL_S = 2
 """Seconds between the live fragments' polls."""
+SLOW_POLL_S = 30
+"""Seconds between polls of the costs page, which reads every allocation of its window."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -27,6 +33,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "Vary": "HX-Request, Cookie",
+}
+
+REPORT_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+        "form-action 'none'; sandbox; frame-ancestors 'self'"
+    ),
 }
 
 _MINUTE_S = 60
@@ -65,6 +79,20 @@ def number(value: float | None, digits: int = 0, unit: str = "") -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def usd(value: float | None, digits: int = 2) -> str:
+    """``$1,234.56``; an em dash for no amount."""
+    if value is None:
+        return "—"
+    return f"-${-value:,.{digits}f}" if value < 0 else f"${value:,.{digits}f}"
+
+
+def percent(fraction: float | None, digits: int = 0) -> str:
+    """A fraction as ``12 %``; an em dash for none."""
+    if fraction is None:
+        return "—"
+    return f"{100 * fraction:.{digits}f} %"
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("gpufleet.server.dashboard", "templates"),
     autoescape=True,
@@ -72,13 +100,22 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.filters.update(utc=utc, seconds=seconds, between=between, number=number)
-_ENV.globals.update(poll_s=LIVE_POLL_S)
+_ENV.filters.update(
+    utc=utc, seconds=seconds, between=between, number=number, usd=usd, percent=percent
+)
+_ENV.globals.update(poll_s=LIVE_POLL_S, slow_poll_s=SLOW_POLL_S)
 
 
 def is_live_poll(request: Request) -> bool:
     """An htmx request for a page's live fragment."""
     return request.headers.get("HX-Request") == "true"
+
+
+def live_page(request: Request, template: str, **values: Any) -> HTMLResponse:
+    """The page, or only its live fragment (``_<template>``) for an htmx poll."""
+    if is_live_poll(request):
+        return page(f"_{template}", fragment=True, **values)
+    return page(template, fragment=False, **values)
 
 
 def page(

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from gpufleet.server.dashboard import views
 from gpufleet.server.dashboard.history import UtilisationHistory
-from gpufleet.server.dashboard.render import is_live_poll, page
+from gpufleet.server.dashboard.render import is_live_poll, live_page, page
 from gpufleet.server.dashboard.session import (
     FormDep,
     LoginRequiredError,
@@ -121,10 +121,7 @@ def logout(request: Request) -> Response:
 
 # ---------------------------------------------------------------------------------- pages
 def _render(request: Request, template: str, viewer: Principal, **values: Any) -> Response:
-    """The page, or only its live fragment (``_<template>``) for an htmx poll."""
-    if is_live_poll(request):
-        return page(f"_{template}", viewer=viewer, fragment=True, **values)
-    return page(template, viewer=viewer, fragment=False, **values)
+    return live_page(request, template, viewer=viewer, **values)
 
 
 @router.get("/")
