@@ -123,3 +123,53 @@ def make_context(
     }
     fields.update(extra)
     return Context(**fields)
+
+
+# ---------------------------------------------------------------------- supply-chain API bodies
+
+H100_BF16_TFLOPS = 989.4
+H100_BANDWIDTH_GBPS = 3350.0
+
+
+def offer_body(
+    supplier: str, contract: str, price_usd_per_unit_hour: float, **fields: Any
+) -> dict[str, Any]:
+    """An ``OfferCreate`` body: an 8 x H100-SXM machine (``fields`` override, e.g.
+    ``term_months``, ``lead_time_days``)."""
+    return {
+        "supplier": supplier,
+        "instance_type": "hgx-h100-8",
+        "gpu": "H100-SXM",
+        "gpus_per_unit": 8,
+        "contract": contract,
+        "price_usd_per_hour": price_usd_per_unit_hour,
+        "region": "us-east",
+        **fields,
+    }
+
+
+def plan_body(**fields: Any) -> dict[str, Any]:
+    """A small, fast ``PlanCreate`` (few scenarios: the demand in these tests is certain)."""
+    return {"period": "week", "horizon": 10, "scenarios": 5, "evaluation_scenarios": 5, **fields}
+
+
+def acceptance_results(request: dict[str, Any], faults: dict[int, str]) -> list[dict[str, Any]]:
+    """What a healthy H100-SXM reports for an ``AcceptanceRequest``, but for the GPUs in
+    ``faults``, whose burn-in reaches 40% of the spec's TFLOPS (the simulated ``slow`` fault)."""
+    return [
+        {
+            "index": gpu["index"],
+            "name": "NVIDIA H100 80GB HBM3",
+            "model": "H100-SXM",
+            "memory_gib": 79.6,
+            "uuid": f"GPU-{gpu['index']}",
+            "ecc_errors": 0,
+            "xid_errors": 0,
+            "max_temperature_c": 71.0,
+            "max_power_w": 640.0,
+            "burn_in": "simulated",
+            "bf16_tflops": H100_BF16_TFLOPS * (0.4 if gpu["index"] in faults else 0.92),
+            "memory_bandwidth_gbps": H100_BANDWIDTH_GBPS * 0.91,
+        }
+        for gpu in request["gpus"]
+    ]

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from fleet_harness import Agent, Fleet
-from supply_harness import acceptance_results, offer, plan_body
+
+from factories import acceptance_results, offer_body, plan_body
 
 LEAD_DAYS = 7
 PRICE_PER_GPU_HOUR = 2.0
@@ -30,8 +31,10 @@ def _setup(fleet: Fleet) -> None:
         },
     )
     offers = [
-        offer("simcloud", "reserved", 8 * PRICE_PER_GPU_HOUR, term_months=3, lead=LEAD_DAYS),
-        offer("simcloud", "on_demand", 8 * 5.0),
+        offer_body(
+            "simcloud", "reserved", 8 * PRICE_PER_GPU_HOUR, term_months=3, lead_time_days=LEAD_DAYS
+        ),
+        offer_body("simcloud", "on_demand", 8 * 5.0),
     ]
     result = fleet.ok("POST", "/offers/import", fleet.admin, json={"offers": offers})
     assert result == {"created": 2, "updated": 0, "suppliers_created": []}
@@ -122,7 +125,7 @@ def _check_costs(fleet: Fleet) -> None:
 
 def test_demand_to_plan_to_delivery_to_acceptance_to_jobs_to_costs(fleet: Fleet) -> None:
     _setup(fleet)
-    plan = fleet.ok("POST", "/plans", fleet.admin, 201, json=plan_body(horizon=10))
+    plan = fleet.ok("POST", "/plans", fleet.admin, 201, json=plan_body())
     assert plan["state"] == "proposed"
     assert [(o["supplier"], o["contract"], o["gpus"]) for o in plan["orders"]] == [
         ("simcloud", "reserved", 16.0)
@@ -196,8 +199,8 @@ def _cheaper_but_failing(fleet: Fleet) -> dict[str, Any]:
         body = {"name": name, "adapter": "simulated", "adapter_config": config}
         fleet.ok("POST", "/suppliers", fleet.admin, 201, json=body)
     offers = [
-        offer("flaky", "reserved", 16.0, term_months=3, lead=1),
-        offer("steady", "reserved", 16.4, term_months=3, lead=1),
+        offer_body("flaky", "reserved", 16.0, term_months=3, lead_time_days=1),
+        offer_body("steady", "reserved", 16.4, term_months=3, lead_time_days=1),
     ]
     fleet.ok("POST", "/offers/import", fleet.admin, json={"offers": offers})
     start = fleet.clock.now.replace(hour=0) + timedelta(days=1)

@@ -17,7 +17,7 @@ Faults for tests and demos (``inject_ecc``, ``inject_xid``, ``inject_overheat``,
 acceptance test, through the same paths a real GPU's would (``parse_fake_faults`` names the bad
 part of a spec): ``wrong-model`` (it is, and reports, a lesser model: its family's next one down,
 else its architecture's), ``small-memory`` (reports half its memory), and, during a burn-in,
-``slow`` (about 60 % of spec), ``ecc`` (2 uncorrected ECC errors), ``xid`` (one XID 79) and
+``slow`` (about 40 % of spec), ``ecc`` (2 uncorrected ECC errors), ``xid`` (one XID 79) and
 ``hot`` (95 °C while loaded).
 
 **Simulated burn-ins** (``burn_in_launcher``): a GPU under burn-in samples as busy, and the

@@ -42,7 +42,7 @@ def test_json_lists_every_check_and_verdict(runner: CliRunner) -> None:
     document = json.loads(result.stdout)
     assert document["simulated"] is True
     assert document["passed"] is False
-    assert document["limits"]["min_tflops_fraction_of_spec"] == 0.70
+    assert document["limits"]["min_tflops_fraction_of_spec"] == 0.60
     gpus = document["gpus"]
     assert [g["check"]["index"] for g in gpus] == [0, 1, 2]
     assert [g["expected"] for g in gpus] == ["H100-SXM"] * 3
@@ -74,7 +74,7 @@ def test_a_healthy_machine_passes_with_a_table(runner: CliRunner) -> None:
     assert "Acceptance test (burn-in: simulated)" in result.stdout
     assert result.stdout.count("pass") == 2
     assert "all GPUs: note: burn-in simulated" in result.stdout
-    assert "thresholds: BF16 >= 70% of spec, bandwidth >= 85%" in result.stdout
+    assert "thresholds: BF16 >= 60% of spec, bandwidth >= 85%" in result.stdout
 
 
 def test_thresholds_can_be_set(runner: CliRunner) -> None:

@@ -72,8 +72,8 @@ def test_a_healthy_gpu_passes_with_its_fractions() -> None:
         ({"max_temperature_c": 94.5}, "reached 94.5 °C during the test (limit 87.0 °C)"),
         ({"max_power_w": 800.0}, "drew 800 W, more than 110% of the X100 TDP 700 W (770 W)"),
         (
-            {"bf16_tflops": 612.0},
-            "BF16 matmul 612.0 TFLOPS is 61% of the X100 spec 1000 (needs >= 70%)",
+            {"bf16_tflops": 512.0},
+            "BF16 matmul 512.0 TFLOPS is 51% of the X100 spec 1000 (needs >= 60%)",
         ),
         (
             {"memory_bandwidth_gbps": 2500.0},
@@ -142,10 +142,10 @@ def test_unknown_counters_and_specs_are_notes() -> None:
 
 def test_parts_without_bf16_are_judged_against_their_fp16_spec(table: GpuTable) -> None:
     v100 = table.get("V100-32GB")
-    check = make_check(model="V100-32GB", memory_gib=31.7, bf16_tflops=80.0, max_power_w=280.0)
+    check = make_check(model="V100-32GB", memory_gib=31.7, bf16_tflops=70.0, max_power_w=280.0)
     verdict = judge(check, v100)
-    assert verdict.reasons[0].startswith("BF16 matmul 80.0 TFLOPS is 64% of the V100-32GB spec 125")
-    assert verdict.tflops_fraction == pytest.approx(0.64)
+    assert verdict.reasons[0].startswith("BF16 matmul 70.0 TFLOPS is 56% of the V100-32GB spec 125")
+    assert verdict.tflops_fraction == pytest.approx(0.56)
 
 
 @pytest.mark.parametrize(

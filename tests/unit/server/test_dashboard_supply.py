@@ -20,48 +20,11 @@ from dashboard_board import Board, open_board
 
 from gpufleet.server.schemas import Role
 
+from factories import acceptance_results, plan_body
+from factories import offer_body as offer
+
 LEAD_DAYS = 7
 TIMES = "\N{MULTIPLICATION SIGN}"
-SPEC_BF16_TFLOPS = 989.4
-SPEC_BANDWIDTH_GBPS = 3350.0
-
-
-def offer(supplier: str, contract: str, usd_per_unit_hour: float, **fields: Any) -> dict[str, Any]:
-    return {
-        "supplier": supplier,
-        "instance_type": "hgx-h100-8",
-        "gpu": "H100-SXM",
-        "gpus_per_unit": 8,
-        "contract": contract,
-        "price_usd_per_hour": usd_per_unit_hour,
-        "region": "us-east",
-        **fields,
-    }
-
-
-def plan_body(**fields: Any) -> dict[str, Any]:
-    return {"period": "week", "horizon": 10, "scenarios": 5, "evaluation_scenarios": 5, **fields}
-
-
-def acceptance_results(request: dict[str, Any], faults: dict[int, str]) -> list[dict[str, Any]]:
-    """A healthy H100-SXM's report, but for the GPUs in ``faults`` (60% of spec TFLOPS)."""
-    return [
-        {
-            "index": gpu["index"],
-            "name": "NVIDIA H100 80GB HBM3",
-            "model": "H100-SXM",
-            "memory_gib": 79.6,
-            "uuid": f"GPU-{gpu['index']}",
-            "ecc_errors": 0,
-            "xid_errors": 0,
-            "max_temperature_c": 71.0,
-            "max_power_w": 640.0,
-            "burn_in": "simulated",
-            "bf16_tflops": SPEC_BF16_TFLOPS * (0.6 if gpu["index"] in faults else 0.92),
-            "memory_bandwidth_gbps": SPEC_BANDWIDTH_GBPS * 0.91,
-        }
-        for gpu in request["gpus"]
-    ]
 
 
 class Machine:
