@@ -71,6 +71,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gpufleet.domain.offer import ContractKind
+from gpufleet.highs import new_highs
 from gpufleet.planning.diagnosis import diagnose
 from gpufleet.planning.problem import CapacityOption, PlanningProblem
 
@@ -146,8 +147,7 @@ class _Builder:
     def solve(
         self, *, mip_gap: float, time_limit_s: float
     ) -> tuple[highspy.Highs, NDArray[np.float64]]:
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)  # noqa: FBT003 - HiGHS takes (name, value)
+        h = new_highs()
         h.setOptionValue("mip_rel_gap", mip_gap)
         h.setOptionValue("time_limit", float(time_limit_s))
         inf = highspy.kHighsInf

@@ -8,6 +8,8 @@ import csv
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +279,17 @@ def test_startup_growth_beats_every_baseline_near_the_bound(
     by_name = costs(data)
     assert all(by_name["gpufleet-plan"] < by_name[name] for name in STRATEGIES[1:-1])
     assert data["notes"][0].startswith(f"offers from {shared_data / 'catalog'}")
+
+
+def test_json_on_stdout_is_only_json_in_a_fresh_process() -> None:
+    """The solver's banner (printed by highspy's first solver of a process, from C) goes to
+    stderr: stdout stays parseable."""
+    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "gpufleet.cli.main", "plan", TEXTBOOK, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(done.stdout)["scenario"] == "textbook-ab"
+    assert "Running HiGHS" not in done.stdout
