@@ -31,6 +31,8 @@ STARTUP_S = 60.0
 """A cold `python -m gpufleet.cli.main` imports the whole CLI: seconds on a busy machine."""
 
 _T = TypeVar("_T")
+GROUPS = {"projects", "tokens", "suppliers", "orders", "demand", "plans"}
+"""Commands with subcommands: the connection options go after the subcommand's name."""
 
 
 def free_port() -> int:
@@ -192,7 +194,8 @@ class Cli:
 
     def __call__(self, *args: str) -> Any:
         """Runs ``args`` (connection options right after the command's name)."""
-        depth = 2 if args[0] in {"projects", "tokens"} and args[1:2] == ("create",) else 1
+        grouped = args[0] in GROUPS and len(args) > 1 and not args[1].startswith("-")
+        depth = 2 if grouped else 1
         full = [*args[:depth], "--server", self.url, "--token", self.token, *args[depth:]]
         return self.runner.invoke(cli_app, full)
 

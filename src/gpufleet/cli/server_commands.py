@@ -10,10 +10,13 @@
 * A ``default`` project exists, and the local agent's token (``<data-dir>/agent-token``) is
   valid for its node. The local agent uses NVML when the driver is there, else fake GPUs
   (``4xH100-SXM`` unless ``--fake-gpus`` says otherwise), and says they are simulated.
-* The server (uvicorn, with the scheduler and node-loss loops) runs in a thread and the agent in
-  another; the main thread only waits for SIGINT/SIGTERM. Stopping stops the agent first: it
-  SIGTERMs its jobs and reports them stopped, so they are pending again (``attempts + 1``) and
-  run when ``up`` starts again; then the server. A second Ctrl-C exits without waiting.
+* Machines that simulated suppliers deliver run as agents in this process
+  (``local_provisioner``), and come back on the next start.
+* The server (uvicorn, with the scheduler, node-loss and procurement loops) runs in a thread
+  and the agent in another; the main thread only waits for SIGINT/SIGTERM. Stopping stops the
+  agents first: they SIGTERM their jobs and report them stopped, so they are pending again
+  (``attempts + 1``) and run when ``up`` starts again; then the server. A second Ctrl-C exits
+  without waiting.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from gpufleet.agent.fake import parse_fake_gpus
 from gpufleet.cli.agent_commands import configure_logging
 from gpufleet.cli.client import ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_SERVER
 from gpufleet.cli.console import err, fail, out
+from gpufleet.cli.local_provisioner import LocalProvisioner
 from gpufleet.domain.fleet import NodeState
 from gpufleet.server.app import create_app
 from gpufleet.server.clock import utc_now
@@ -97,8 +101,9 @@ def up(
     settings = _settings(data_dir, database_url)
     sock = _listen(host, port)
     url = f"http://{_connect_host(host)}:{sock.getsockname()[1]}"
+    provisioner = LocalProvisioner(url, heartbeat_s=settings.heartbeat_s)
     try:
-        app = _open(settings)
+        app = _open(settings, provisioner)
         db: Database = app.state.db
         admin = _admin_token(db, data_dir / ADMIN_TOKEN_FILE)
         _ensure_project(db, admin)
@@ -109,12 +114,12 @@ def up(
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )
-    _serve(server, db, sock, local, url, admin, data_dir, settings)
+    _serve(server, db, sock, local, url, admin, data_dir, settings, provisioner)
 
 
-def _open(settings: Settings) -> FastAPI:
+def _open(settings: Settings, provisioner: LocalProvisioner) -> FastAPI:
     try:
-        return create_app(settings)
+        return create_app(settings, provisioner=provisioner)
     except Exception as exc:  # noqa: BLE001 - the database is unreachable or its schema broken
         raise fail(f"cannot open the database {_shown(settings.database_url)}: {exc}", 1) from None
 
@@ -236,6 +241,7 @@ def _serve(
     admin: str,
     data_dir: Path,
     settings: Settings,
+    provisioner: LocalProvisioner,
 ) -> None:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -256,6 +262,9 @@ def _serve(
             )
             agent_thread.start()
             _wait_registered(db, admin, local.config.name, stop)
+        restored = provisioner.restore(db) if not stop.is_set() else []
+        if restored:
+            err.print(f"simulated machines back: {', '.join(restored)}", highlight=False)
         if not stop.is_set():
             _banner(url, admin, data_dir, settings, local)
         while not stop.wait(0.5):
@@ -271,6 +280,7 @@ def _serve(
             )
             agent_stop.set()
             agent_thread.join()
+        provisioner.stop()
         err.print("stopping the server")
         server.should_exit = True
         serving.join()
