@@ -22,11 +22,23 @@ from gpufleet.cli.job_commands import (
     connect,
     print_json,
 )
-from gpufleet.domain.fleet import NodeState
+from gpufleet.domain.fleet import Acceptance, NodeState
 from gpufleet.server.clock import utc_now
-from gpufleet.server.schemas import NodePublic, ProjectPublic, Role
+from gpufleet.server.schemas import GpuPublic, NodePublic, ProjectPublic, Role
 
-NODE_STYLE = {NodeState.UP: "green", NodeState.LOST: "bold red", NodeState.DRAINING: "yellow"}
+NODE_STYLE = {
+    NodeState.UP: "green",
+    NodeState.LOST: "bold red",
+    NodeState.DRAINING: "yellow",
+    NodeState.QUARANTINED: "yellow",
+    NodeState.REJECTED: "bold red",
+}
+ACCEPTANCE_SHOWN = {
+    Acceptance.NOT_REQUIRED: "",
+    Acceptance.PENDING: "[yellow]testing[/]",
+    Acceptance.PASSED: "[green]passed[/]",
+    Acceptance.FAILED: "[bold red]failed[/]",
+}
 
 
 def nodes(
@@ -61,6 +73,9 @@ def node_table(found: list[NodePublic], *, now: datetime) -> Table:
     table.add_column("MODEL", no_wrap=True)
     for column in ("GiB", "UTIL %", "USED GiB", "°C", "WATTS"):
         table.add_column(column, justify="right", no_wrap=True)
+    delivered = any(n.acceptance is not Acceptance.NOT_REQUIRED for n in found)
+    if delivered:
+        table.add_column("ACCEPTANCE", overflow="fold")
     for node in found:
         seen = f"{age(now, node.last_heartbeat)} ago"
         cells = [escape(node.name), f"[{NODE_STYLE[node.state]}]{node.state}[/] {seen}"]
@@ -77,6 +92,7 @@ def node_table(found: list[NodePublic], *, now: datetime) -> Table:
                 _num(gpu.memory_used_gib),
                 _num(gpu.temperature_c),
                 _num(gpu.power_w),
+                *([_acceptance(gpu)] if delivered else []),
             )
             cells = ["", ""]  # the node's columns on its first GPU's row only
     return table
@@ -196,6 +212,13 @@ def create_token(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _acceptance(gpu: GpuPublic) -> str:
+    shown = ACCEPTANCE_SHOWN[gpu.acceptance]
+    if gpu.acceptance is Acceptance.FAILED and gpu.acceptance_note:
+        shown += f": {escape(gpu.acceptance_note)}"
+    return shown
 
 
 def _num(value: float | None) -> str:

@@ -7,7 +7,9 @@ After submission it confirms after ``confirm_after_h`` hours, ships (``deliverin
 GPUs (chosen from ``seed`` and the order id) carry ``fault``, which the simulated agent reports
 in its acceptance test (``slow``: burn-in far below spec; ``ecc``, ``xid``, ``hot``,
 ``wrong-model``, ``small-memory``). Every time is derived from the submission time, so polling
-late changes nothing but when the news arrives.
+late changes nothing but when the news arrives. ``speedup`` runs the supplier's clock that many
+times faster than real time (its delays and lead times divided by it) for demos: at 60480 a
+week's lead time passes in ten seconds. The order's promised date stays the contract's.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class _Config:
     failed_gpus: int = 0
     fault: str = "slow"
     seed: int = 0
+    speedup: float = 1.0
 
 
 def _config(raw: Mapping[str, Any]) -> _Config:
@@ -54,6 +57,7 @@ def _config(raw: Mapping[str, Any]) -> _Config:
         ("delay_days", float),
         ("failed_gpus", int),
         ("seed", int),
+        ("speedup", float),
     ):
         if key in raw:
             value = raw[key]
@@ -67,6 +71,9 @@ def _config(raw: Mapping[str, Any]) -> _Config:
     config = _Config(**values, fault=str(raw.get("fault", "slow")))
     if config.confirm_after_h < 0 or config.delay_days < 0 or config.failed_gpus < 0:
         msg = "adapter_config: confirm_after_h, delay_days and failed_gpus must be >= 0"
+        raise ValueError(msg)
+    if config.speedup <= 0:
+        msg = f"adapter_config.speedup: must be > 0, got {config.speedup}"
         raise ValueError(msg)
     if not 0 <= config.ship_at_fraction <= 1:
         msg = f"adapter_config.ship_at_fraction: must be in [0, 1], got {config.ship_at_fraction}"
@@ -111,9 +118,11 @@ class SimulatedSupplier:
     def _milestones(self, order: OrderView) -> list[Step]:
         assert order.submitted_at is not None  # noqa: S101 - poll checks it
         start = order.submitted_at
-        delivered = start + timedelta(days=order.lead_time_days + self.config.delay_days)
-        confirmed = min(delivered, start + timedelta(hours=self.config.confirm_after_h))
-        shipping = start + timedelta(days=order.lead_time_days * self.config.ship_at_fraction)
+        fast = self.config.speedup
+        lead = timedelta(days=order.lead_time_days / fast)
+        delivered = start + lead + timedelta(days=self.config.delay_days / fast)
+        confirmed = min(delivered, start + timedelta(hours=self.config.confirm_after_h / fast))
+        shipping = start + lead * self.config.ship_at_fraction
         shipping = min(delivered, max(confirmed, shipping))
         late = f", {self.config.delay_days:g} days late" if self.config.delay_days else ""
         return [
