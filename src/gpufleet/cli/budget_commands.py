@@ -14,7 +14,14 @@ from rich.table import Table
 
 from gpufleet.cli.client import DEFAULT_SERVER
 from gpufleet.cli.console import err, fail, out
-from gpufleet.cli.job_commands import JsonOption, ServerOption, TokenOption, connect, print_json
+from gpufleet.cli.job_commands import (
+    JsonOption,
+    ServerOption,
+    TokenOption,
+    connect,
+    fetch_list,
+    print_json,
+)
 from gpufleet.server.schemas_costs import BudgetPublic, CostReport, IdleReport
 from gpufleet.server.schemas_plans import DemandPublic, PlanAccepted, PlanPublic
 
@@ -43,10 +50,8 @@ def demand(
     """List declared demand."""
     if ctx.invoked_subcommand is not None:
         return
-    with connect(server, token) as client:
-        found = client.call(list[DemandPublic], "GET", "/demand")
-    if as_json:
-        print_json([d.model_dump(mode="json") for d in found])
+    found = fetch_list(server, token, DemandPublic, "/demand", as_json=as_json)
+    if found is None:
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("ID", "PROJECT", "GPU", "FROM", "UNTIL", "LOW", "EXPECTED", "HIGH", "NOTE"):
@@ -184,10 +189,8 @@ def plans(
     """List plans, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    with connect(server, token) as client:
-        found = client.call(list[PlanPublic], "GET", "/plans")
-    if as_json:
-        print_json([p.model_dump(mode="json") for p in found])
+    found = fetch_list(server, token, PlanPublic, "/plans", as_json=as_json)
+    if found is None:
         return
     for plan in found:
         out.print(
@@ -305,10 +308,8 @@ def budgets(
     token: TokenOption = None,
 ) -> None:
     """This month's spend per project against its budget; alerts at 80% and 100%."""
-    with connect(server, token) as client:
-        found = client.call(list[BudgetPublic], "GET", "/budgets")
-    if as_json:
-        print_json([b.model_dump(mode="json") for b in found])
+    found = fetch_list(server, token, BudgetPublic, "/budgets", as_json=as_json)
+    if found is None:
         return
     for b in found:
         budget = "no budget" if b.budget_usd is None else f"of ${b.budget_usd:,.0f}"

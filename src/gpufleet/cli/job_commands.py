@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -30,6 +31,8 @@ from gpufleet.cli.console import err, fail, out
 from gpufleet.domain.job import JobState
 from gpufleet.server.clock import utc_now
 from gpufleet.server.schemas import JobPublic
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 ServerOption = Annotated[
     str,
@@ -78,6 +81,26 @@ def connect(server: str, token: str | None) -> Iterator[FleetClient]:
 
 def print_json(data: object) -> None:
     out.print_json(json.dumps(data), indent=2)
+
+
+def fetch_list(
+    server: str,
+    token: str | None,
+    schema: type[_Model],
+    path: str,
+    *,
+    as_json: bool,
+    params: dict[str, str] | None = None,
+) -> list[_Model] | None:
+    """``GET path`` read as a list of ``schema``; with ``as_json`` printed as JSON and ``None``
+    returned (the caller has nothing left to print)."""
+    with connect(server, token) as client:
+        kind: Any = list[schema]  # type: ignore[valid-type]
+        found: list[_Model] = client.call(kind, "GET", path, params=params or {})
+    if as_json:
+        print_json([item.model_dump(mode="json") for item in found])
+        return None
+    return found
 
 
 def submit(

@@ -18,7 +18,14 @@ from gpufleet.catalog.query import gpu_filter
 from gpufleet.catalog.sources import default_sources, find_shared_data, load_offers
 from gpufleet.cli.client import DEFAULT_SERVER
 from gpufleet.cli.console import err, fail, out
-from gpufleet.cli.job_commands import JsonOption, ServerOption, TokenOption, connect, print_json
+from gpufleet.cli.job_commands import (
+    JsonOption,
+    ServerOption,
+    TokenOption,
+    connect,
+    fetch_list,
+    print_json,
+)
 from gpufleet.domain.offer import Offer
 from gpufleet.domain.purchase_order import PoState
 from gpufleet.server.schemas_costs import ScorecardPublic
@@ -48,10 +55,8 @@ def suppliers(
     """List suppliers: kind, adapter (automatic or by hand), offers."""
     if ctx.invoked_subcommand is not None:
         return
-    with connect(server, token) as client:
-        found = client.call(list[SupplierPublic], "GET", "/suppliers")
-    if as_json:
-        print_json([s.model_dump(mode="json") for s in found])
+    found = fetch_list(server, token, SupplierPublic, "/suppliers", as_json=as_json)
+    if found is None:
         return
     if not found:
         err.print("no suppliers yet: `gpufleet suppliers import-offers` or `suppliers create`")
@@ -208,10 +213,8 @@ def scorecards(
     token: TokenOption = None,
 ) -> None:
     """On-time delivery, acceptance failures, node failures, effective cost, reliability."""
-    with connect(server, token) as client:
-        cards = client.call(list[ScorecardPublic], "GET", "/scorecards")
-    if as_json:
-        print_json([c.model_dump(mode="json") for c in cards])
+    cards = fetch_list(server, token, ScorecardPublic, "/scorecards", as_json=as_json)
+    if cards is None:
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("SUPPLIER")
@@ -256,10 +259,9 @@ def orders(
     if ctx.invoked_subcommand is not None:
         return
     params = {} if state is None else {"state": state.value}
-    with connect(server, token) as client:
-        found = client.call(list[PurchaseOrderPublic], "GET", "/purchase-orders", params=params)
-    if as_json:
-        print_json([o.model_dump(mode="json") for o in found])
+    path = "/purchase-orders"
+    found = fetch_list(server, token, PurchaseOrderPublic, path, as_json=as_json, params=params)
+    if found is None:
         return
     if not found:
         err.print("no purchase orders yet: accept a plan, or `gpufleet orders create --offer ID`")

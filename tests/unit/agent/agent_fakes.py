@@ -13,11 +13,16 @@ once, forgetting the node), ``refuse_started`` (409 for those job ids), ``refuse
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from gpufleet.agent.agent import NodeAgent, build_agent
+from gpufleet.agent.config import AgentConfig
+from gpufleet.agent.messages import HostInfo
 from gpufleet.catalog.gpus import gpu_table
 from gpufleet.domain.acceptance import check_from_json, judge
 
@@ -187,3 +192,38 @@ class FakeServer:
         else:
             job.state = "succeeded" if job.exit_code == 0 else "failed"
         return 200, {"id": job.id, "state": job.state}
+
+
+# ---------------------------------------------------------------------- agents against it
+
+MakeAgent = Callable[..., NodeAgent]
+AGENT_DEFAULTS: dict[str, Any] = {
+    "server_url": "http://control:8000",
+    "token": TOKEN,
+    "name": "node-a",
+    "fake_gpus": "4xH100-SXM",
+    "heartbeat_s": 5.0,
+}
+
+
+@contextmanager
+def agents_on(server: FakeServer, config: Callable[..., AgentConfig]) -> Iterator[MakeAgent]:
+    """``make(**overrides)`` builds real agents (``config(**overrides)``) talking to ``server``,
+    never sleeping; every agent made is shut down on exit."""
+    agents: list[NodeAgent] = []
+
+    def make(**overrides: Any) -> NodeAgent:
+        agent = build_agent(
+            config(**overrides),
+            transport=server.transport,
+            sleep=lambda _s: None,
+            host=HostInfo(cpu_count=16, memory_gib=64.0),
+        )
+        agents.append(agent)
+        return agent
+
+    try:
+        yield make
+    finally:
+        for agent in agents:
+            agent.shutdown()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agent_fakes import TOKEN, FakeServer
+from agent_fakes import AGENT_DEFAULTS, FakeServer, MakeAgent, agents_on
 
 from gpufleet.agent.agent import NodeAgent, build_agent
 from gpufleet.agent.burn_in import BurnInResult
@@ -19,7 +19,6 @@ from gpufleet.agent.messages import HostInfo
 from gpufleet.domain.acceptance import BurnIn
 
 WAIT_S = 10.0
-MakeAgent = Callable[..., NodeAgent]
 
 
 class GatedLauncher:
@@ -52,16 +51,7 @@ class GatedBurnIn:
 
 
 def config(**overrides: Any) -> AgentConfig:
-    fields: dict[str, Any] = {
-        "server_url": "http://control:8000",
-        "token": TOKEN,
-        "name": "node-a",
-        "fake_gpus": "4xH100-SXM",
-        "heartbeat_s": 5.0,
-        "retries": 0,
-        "acceptance_sample_s": 0.01,
-    }
-    return AgentConfig(**(fields | overrides))
+    return AgentConfig(**(AGENT_DEFAULTS | {"retries": 0, "acceptance_sample_s": 0.01} | overrides))
 
 
 @pytest.fixture
@@ -71,21 +61,8 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def make_agent(server: FakeServer) -> Iterator[MakeAgent]:
-    agents: list[NodeAgent] = []
-
-    def make(**overrides: Any) -> NodeAgent:
-        agent = build_agent(
-            config(**overrides),
-            transport=server.transport,
-            sleep=lambda _s: None,
-            host=HostInfo(cpu_count=16, memory_gib=64.0),
-        )
-        agents.append(agent)
-        return agent
-
-    yield make
-    for agent in agents:
-        agent.shutdown()
+    with agents_on(server, config) as make:
+        yield make
 
 
 def finish(agent: NodeAgent) -> None:

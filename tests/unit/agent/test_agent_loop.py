@@ -5,36 +5,25 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agent_fakes import TOKEN, FakeServer
+from agent_fakes import AGENT_DEFAULTS, TOKEN, FakeServer, MakeAgent, agents_on
 
 from gpufleet.agent import nvml
-from gpufleet.agent.agent import NodeAgent, build_agent, open_gpu_source, run_agent
+from gpufleet.agent.agent import NodeAgent, open_gpu_source, run_agent
 from gpufleet.agent.client import AuthError
 from gpufleet.agent.config import AgentConfig
 from gpufleet.agent.gpu_source import GpuSourceError, SourceOptions
-from gpufleet.agent.messages import HostInfo
 
 PY = sys.executable
 WAIT_S = 10.0
 SLEEPER = [PY, "-c", "print('up', flush=True); import time; time.sleep(60)"]
-MakeAgent = Callable[..., NodeAgent]
 
 
 def config(**overrides: Any) -> AgentConfig:
-    fields: dict[str, Any] = {
-        "server_url": "http://control:8000",
-        "token": TOKEN,
-        "name": "node-a",
-        "fake_gpus": "4xH100-SXM",
-        "heartbeat_s": 5.0,
-        "grace_s": 2.0,
-        "retries": 1,
-    }
-    return AgentConfig(**(fields | overrides))
+    return AgentConfig(**(AGENT_DEFAULTS | {"grace_s": 2.0, "retries": 1} | overrides))
 
 
 @pytest.fixture
@@ -44,21 +33,8 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def make_agent(server: FakeServer) -> Iterator[MakeAgent]:
-    agents: list[NodeAgent] = []
-
-    def make(**overrides: Any) -> NodeAgent:
-        agent = build_agent(
-            config(**overrides),
-            transport=server.transport,
-            sleep=lambda _s: None,
-            host=HostInfo(cpu_count=16, memory_gib=64.0),
-        )
-        agents.append(agent)
-        return agent
-
-    yield make
-    for agent in agents:
-        agent.shutdown()
+    with agents_on(server, config) as make:
+        yield make
 
 
 def wait_job(agent: NodeAgent, job_id: int) -> None:
