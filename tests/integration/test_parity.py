@@ -11,7 +11,9 @@ actions"; the rule is in docs/ARCHITECTURE.md, "Parity").
 * **the server** — the app on a real database (SQLite and PostgreSQL) with a ``FakeClock``: four
   harness agents register the nodes; round by round the clock moves ``ROUND_S``, agents report
   ``finished`` the jobs whose run time has elapsed, the round's arrivals are submitted through
-  the API (in trace order), ``fleet.tick()`` runs once, and agents start what they are assigned.
+  the API (in trace order) with their run time as their time limit (``--time-limit``: the
+  server's run-time estimate), ``fleet.tick()`` runs once, and agents start what they are
+  assigned.
 
 Asserted: the same ``Start`` actions in the same rounds (the same jobs, on the same GPU model),
 no ``Preempt`` from either (the server ignores them, so the trace must never need one), every
@@ -28,30 +30,27 @@ the simulator; on the server the agent reports it finished before that tick. One
 no gang larger than a node (the server refuses one at submission; the simulator one larger than
 the cluster).
 
-Where they differ (see the two tests at the end, which pin each difference down):
+Where they differ (the tests at the end pin each down):
 
-1. **Run times.** The server has none (``remaining_steps`` is 1 for every job), so ``priority``'s
-   EASY reservation never holds a job back there: every queued job that fits the free GPUs
-   starts. The simulator knows each job's run time, and does not backfill a job that would run
-   past the blocked head's shadow time on GPUs the head needs.
+1. **Run times.** The simulator knows each job's run time; the server knows a job's time limit
+   and assumes ``default_time_limit_s`` (a day) for a job without one. With limits equal to the
+   run times (as here) the two agree; without, the server's estimates are longer, so it
+   backfills less: a short job without a limit is held back where the simulator would start it
+   (it never backfills more than the simulator would with the same estimates).
 2. **Gangs on nodes.** The simulator counts free GPUs per model; the server puts each gang on one
    node (first fit by name). When the free GPUs are spread over nodes (4 + 4 for an 8-GPU gang)
    the policy starts the job, the simulator runs it, and the server leaves it pending
    (``TickReport.unplaced``) until one node has room.
 
-On loaded random traces of this size they are common: of the generator's seeds 0-599 (see
-``TRACE``), 350 hit at least one (checked on the simulator's schedule with the first guard below
-and first fit over the nodes). ``TRACE`` is the seed (442) picked among the rest for its
-queueing: 13 of its jobs wait (four 8-GPU gangs among them), jobs overtake waiting ones by
-priority, and jobs are backfilled past the head of the queue where EASY allows it in both
-drivers. Two guards name the difference if a change to a driver, the policy or the trace brings
-one in: no simulated round's assignment may change when the policy is given the server's
-run-time estimate, and no server tick may leave a started job unplaced.
+On loaded random traces of this size the second is common; ``TRACE`` is the generator's seed
+442, picked among those that avoid it for its queueing: 13 of its jobs wait (four 8-GPU gangs
+among them), jobs overtake waiting ones by priority, and jobs are backfilled past the head of
+the queue where EASY allows it in both drivers. A guard names the difference if a change to a
+driver, the policy or the trace brings it in: no server tick may leave a started job unplaced.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -186,7 +185,7 @@ def replay_in_simulator(jobs: Sequence[TraceJob], nodes: int) -> tuple[Replay, R
 
 
 def replay_on_server(
-    fleet: Fleet, jobs: Sequence[TraceJob], nodes: int
+    fleet: Fleet, jobs: Sequence[TraceJob], nodes: int, *, time_limits: bool = True
 ) -> tuple[Replay, list[TickReport]]:
     agents = [fleet.agent(f"node-{k}", gpus=GPUS_PER_NODE, model=MODEL) for k in range(nodes)]
     origin = fleet.clock.now
@@ -205,6 +204,8 @@ def replay_on_server(
         for i, job in enumerate(jobs):
             if job.arrival == now:
                 body = {"gpus": job.gpus, "priority": job.priority, "name": f"trace-{i}"}
+                if time_limits:
+                    body["time_limit_s"] = int(job.duration * ROUND_S)
                 index[fleet.submit(**body)["id"]] = i
         report = fleet.tick()
         reports.append(report)
@@ -235,25 +236,13 @@ def replay_on_server(
     ), reports
 
 
-def decisions_without_run_times(policy: Recording) -> list[int]:
-    """Rounds (of the simulator's run) whose assignment changes when the policy sees what the
-    server knows of run times: nothing (``remaining_steps`` 1, as ``build_context`` sets it)."""
-    changed = []
-    for context, target in policy.rounds:
-        blind = dataclasses.replace(context, remaining_steps=np.ones(context.jobs))
-        if not np.array_equal(make_policy(POLICY).assign(blind), target):
-            changed.append(round_of(context.now))
-    return changed
-
-
 def test_the_simulator_and_the_server_start_the_same_jobs_in_the_same_rounds(
     fleet: Fleet,
 ) -> None:
-    simulated, policy = replay_in_simulator(TRACE, nodes=4)
+    simulated, _ = replay_in_simulator(TRACE, nodes=4)
     served, reports = replay_on_server(fleet, TRACE, nodes=4)
 
-    # The guards: neither known difference arises on this trace (module docstring).
-    assert decisions_without_run_times(policy) == [], "difference 1 (run times) arose"
+    # The guard: the known difference 2 does not arise on this trace (module docstring).
     unplaced = {r: report.unplaced for r, report in enumerate(reports) if report.unplaced}
     assert unplaced == {}, "difference 2 (gangs on nodes) arose"
 
@@ -291,20 +280,26 @@ def overtakes(replay: Replay, jobs: Sequence[TraceJob]) -> tuple[set[int], set[i
     return ahead, behind
 
 
-def test_difference_1_without_run_times_the_server_backfills_what_the_simulator_holds_back(
+def test_with_time_limits_the_server_backfills_as_the_simulator_does(fleet: Fleet) -> None:
+    # One node. Job 0 (6 GPUs) runs rounds 0-3. At round 1 job 1 (8 GPUs, higher priority) heads
+    # the queue and cannot start before job 0 ends (round 4, its shadow time); job 2 (2 GPUs,
+    # 1 round) fits the 2 free GPUs and ends in time, so EASY backfills it — in the simulator,
+    # and on the server when its time limit says so. Without a limit the server assumes a day,
+    # longer than job 0's, and holds job 2 back until job 1 has run: never delaying the head
+    # (a big job does not starve behind small ones), at the cost of the backfill.
+    jobs = trace(((0, 6, 0, 4), (1, 8, 1, 1), (1, 2, 0, 1)))
+    simulated, _ = replay_in_simulator(jobs, nodes=1)
+    assert simulated.starts == {0: [0], 1: [2], 4: [1]}
+    served, _ = replay_on_server(fleet, jobs, nodes=1)
+    assert served.starts == simulated.starts
+
+
+def test_difference_1_without_time_limits_the_default_estimate_holds_small_jobs_back(
     fleet: Fleet,
 ) -> None:
-    # One node. Job 0 (6 GPUs) runs rounds 0-1. At round 1 job 1 (8 GPUs, higher priority) heads
-    # the queue and cannot start; job 2 (2 GPUs, 3 rounds) fits the 2 free GPUs. The simulator
-    # knows job 2 would still run when job 0 ends (round 2, job 1's shadow time) and holds it
-    # back: job 1 starts at 2, job 2 at 3. The server knows no run times, backfills job 2 at
-    # round 1, and job 1 waits until job 2 ends, at round 4.
-    jobs = trace(((0, 6, 0, 2), (1, 8, 1, 1), (1, 2, 0, 3)))
-    simulated, policy = replay_in_simulator(jobs, nodes=1)
-    served, _ = replay_on_server(fleet, jobs, nodes=1)
-    assert simulated.starts == {0: [0], 2: [1], 3: [2]}
-    assert served.starts == {0: [0], 1: [2], 4: [1]}
-    assert decisions_without_run_times(policy) == [1]  # the parity test's guard names it
+    jobs = trace(((0, 6, 0, 4), (1, 8, 1, 1), (1, 2, 0, 1)))
+    served, _ = replay_on_server(fleet, jobs, nodes=1, time_limits=False)
+    assert served.starts == {0: [0], 4: [1], 5: [2]}
 
 
 def test_difference_2_a_gang_on_gpus_spread_over_nodes_waits_on_the_server(fleet: Fleet) -> None:

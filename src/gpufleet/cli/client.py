@@ -121,6 +121,7 @@ class FleetClient:
         gpu_models: list[str] | None = None,
         priority: int = 0,
         name: str = "",
+        time_limit_s: int | None = None,
     ) -> JobPublic:
         body = {
             "project": project,
@@ -129,6 +130,7 @@ class FleetClient:
             "gpu_models": gpu_models or [],
             "priority": priority,
             "name": name,
+            "time_limit_s": time_limit_s,
         }
         return self._call(JobPublic, "POST", "/jobs", json=body)
 

@@ -127,10 +127,19 @@ def submit(
     ] = None,
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
     name: Annotated[str, typer.Option(help="A name to show in `gpufleet jobs`.")] = "",
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="Stop it after this long: 90s, 30m, 2h, 1d. Lets it start ahead of a larger "
+            "job that waits (backfill) when it will be done in time.",
+            show_default=False,
+        ),
+    ] = None,
     server: ServerOption = DEFAULT_SERVER,
     token: TokenOption = None,
 ) -> None:
     """Submit a job; prints its id."""
+    limit_s = None if time_limit is None else parse_duration_s(time_limit, "--time-limit")
     with connect(server, token) as client:
         job = client.submit(
             project=project,
@@ -139,6 +148,7 @@ def submit(
             gpu_models=gpu_model or [],
             priority=priority,
             name=name,
+            time_limit_s=limit_s,
         )
     typer.echo(job.id)
     models = models_text(job.gpu_models) or "any model"
@@ -148,6 +158,23 @@ def submit(
         highlight=False,
         soft_wrap=True,
     )
+
+
+_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration_s(text: str, option: str) -> int:
+    """``90``, ``90s``, ``30m``, ``2h``, ``1d`` in whole seconds; ``fail`` names the option."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _UNITS_S else "s"
+    number = value[:-1] if value[-1:] in _UNITS_S else value
+    try:
+        seconds = float(number) * _UNITS_S[unit]
+    except ValueError:
+        raise fail(f"{option} {text!r}: expected a duration such as 90s, 30m, 2h or 1d") from None
+    if not seconds >= 1:
+        raise fail(f"{option} {text!r}: must be at least one second")
+    return round(seconds)
 
 
 def jobs(

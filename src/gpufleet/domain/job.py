@@ -90,9 +90,14 @@ class JobSpec:
     """Canonical GPU model ids allowed; empty: any."""
     priority: int = 0
     name: str = ""
+    time_limit_s: float | None = None
+    """Most seconds it may run (stopped after it, like Slurm's ``--time``); ``None``: no limit.
+    The scheduler also takes it as the job's run-time estimate for backfill."""
 
     def __post_init__(self) -> None:
         problems = []
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            problems.append(f"time_limit_s must be > 0, got {self.time_limit_s}")
         if not self.command or not all(part for part in self.command):
             problems.append("command must be a non-empty list of non-empty arguments")
         if self.gpus < 1:

@@ -55,6 +55,7 @@ class Loops:
             policy=self.settings.policy,
             now=now or self.clock(),
             round_s=self.settings.tick_s,
+            default_time_limit_s=self.settings.default_time_limit_s,
         )
         self.metrics.observe_tick(monotonic_s() - started)
         return report

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpufleet.domain.fleet import Acceptance, NodeState
 from gpufleet.domain.job import JobState
 
+MAX_TIME_LIMIT_S = 365 * 86400
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 NodeName = Annotated[str, Field(min_length=1, max_length=255)]
 Argument = Annotated[str, Field(min_length=1)]
@@ -89,6 +90,9 @@ class JobCreate(Strict):
     """GPU models (any alias) or families (``A100``: every A100); empty: any model."""
     priority: int = 0
     name: Annotated[str, Field(max_length=200)] = ""
+    time_limit_s: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = None
+    """Stopped after this many seconds of running; also the scheduler's run-time estimate
+    for backfill (without it: the server's default estimate, and no limit)."""
 
 
 class JobPublic(BaseModel):
@@ -107,6 +111,7 @@ class JobPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     attempts: int
+    time_limit_s: int | None = None
 
 
 class LogLine(BaseModel):

@@ -25,6 +25,10 @@ class Settings:
     ``Preempt`` the policy asks for is ignored; jobs stop only when cancelled or their node is
     lost."""
 
+    default_time_limit_s: float = 86400.0
+    """The run time the scheduler assumes for a job that states no time limit (for backfill:
+    a job is started ahead of the blocked head of the queue only if, by these estimates, it
+    does not delay it). Not enforced: only a job's own limit stops it."""
     acceptance_burn_in_s: float = 30.0
     """How long a delivered GPU's acceptance burn-in runs (per GPU)."""
     procurement_s: float = 10.0
@@ -42,6 +46,10 @@ class Settings:
             )
         if self.tick_s <= 0:
             problems.append(f"tick_s must be positive, got {self.tick_s}")
+        if self.default_time_limit_s <= 0:
+            problems.append(
+                f"default_time_limit_s must be positive, got {self.default_time_limit_s}"
+            )
         if self.acceptance_burn_in_s <= 0:
             problems.append(
                 f"acceptance_burn_in_s must be positive, got {self.acceptance_burn_in_s}"
@@ -68,6 +76,9 @@ class Settings:
                 ),
                 tick_s=float(env.get("GPUFLEET_TICK_S", defaults.tick_s)),
                 policy=env.get("GPUFLEET_POLICY") or defaults.policy,
+                default_time_limit_s=float(
+                    env.get("GPUFLEET_DEFAULT_TIME_LIMIT_S", defaults.default_time_limit_s)
+                ),
                 acceptance_burn_in_s=float(
                     env.get("GPUFLEET_ACCEPTANCE_BURN_IN_S", defaults.acceptance_burn_in_s)
                 ),

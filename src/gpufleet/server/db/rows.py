@@ -170,6 +170,8 @@ class JobRow(Base):
     gpu_models: Mapped[list[str]] = mapped_column(JSON)
     """Canonical model ids allowed; empty: any."""
     priority: Mapped[int] = mapped_column(Integer)
+    time_limit_s: Mapped[int | None] = mapped_column(Integer)
+    """Stopped after this many seconds of running; ``None``: no limit."""
     state: Mapped[str] = mapped_column(String(16))
     """A ``domain.job.JobState`` value; changed only through ``transition``."""
     cancel_requested: Mapped[bool] = mapped_column(Boolean)

@@ -140,6 +140,7 @@ def heartbeat(
                     change_state(row, JobState.RUNNING, now)
                     record(session, now, "job.started", "reported running", job_id=row.id)
                 row.seen_running_at = now
+                _enforce_time_limit(session, row, now)
             elif scheduled and row.cancel_requested:
                 change_state(row, JobState.CANCELLED, now)
                 record(session, now, "job.cancelled", "cancelled before it started", job_id=row.id)
@@ -156,6 +157,17 @@ def heartbeat(
             heartbeat_s=heartbeat_s,
             acceptance=pending_request(session, node, now, burn_in_s),
         )
+
+
+def _enforce_time_limit(session: Session, row: JobRow, now: datetime) -> None:
+    """A running job past its own time limit is stopped (as a cancel: it ends ``cancelled``)."""
+    if row.time_limit_s is None or row.started_at is None or row.cancel_requested:
+        return
+    if (now - row.started_at).total_seconds() <= row.time_limit_s:
+        return
+    row.cancel_requested = True
+    message = f"time limit of {row.time_limit_s} s reached: stopping it"
+    record(session, now, "job.time_limit", message, job_id=row.id, node_id=row.node_id)
 
 
 def _record_telemetry(node: NodeRow, samples: list[GpuTelemetry], now: datetime) -> None:

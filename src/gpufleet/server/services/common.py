@@ -135,6 +135,7 @@ def job_public(row: JobRow) -> JobPublic:
         started_at=row.started_at,
         finished_at=row.finished_at,
         attempts=row.attempts,
+        time_limit_s=row.time_limit_s,
     )
 
 

@@ -49,6 +49,7 @@ def submit(db: Database, principal: Principal, body: JobCreate, now: datetime) -
             gpu_models=tuple(models),
             priority=body.priority,
             name=body.name,
+            time_limit_s=body.time_limit_s,
         )
     except ValueError as error:
         raise BadInputError(str(error)) from None
@@ -62,6 +63,7 @@ def submit(db: Database, principal: Principal, body: JobCreate, now: datetime) -
             gpus=spec.gpus,
             gpu_models=list(spec.gpu_models),
             priority=spec.priority,
+            time_limit_s=body.time_limit_s,
             state=JobState.PENDING.value,
             cancel_requested=False,
             attempts=0,

@@ -1,6 +1,6 @@
 """The supply chain: suppliers, offers, declared demand, plans, purchase orders and their
 history, acceptance tests, allocations, budget alerts; nodes and GPUs gain acceptance state and
-their contract (supplier, price).
+their contract (supplier, price); jobs gain an optional time limit.
 
 Revision ID: 0002
 Revises: 0001
@@ -258,6 +258,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_allocations_job_id"), ["job_id"], unique=False)
         batch_op.create_index("ix_allocations_project_id", ["project_id"], unique=False)
 
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("time_limit_s", sa.Integer(), nullable=True))
+
     with op.batch_alter_table("gpus", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -291,6 +294,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("time_limit_s")
     with op.batch_alter_table("nodes", schema=None) as batch_op:
         batch_op.drop_constraint("fk_nodes_purchase_order_id_purchase_orders", type_="foreignkey")
         batch_op.drop_index("ix_nodes_purchase_order_id")
