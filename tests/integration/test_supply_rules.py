@@ -220,3 +220,28 @@ def test_budget_alerts_once_per_month_and_allocations_close_when_gpus_are_freed(
     fleet.clock.advance(7200)
     assert fleet.ok("GET", "/costs", fleet.admin)["by_project"]["lab"]["cost_usd"] == spent
     assert spent == 8.0 * (1 + 900 / 3600 + (fleet.settings.lost_after_s + 1) / 3600)
+
+
+def test_events_and_allocations_are_listed_per_role(fleet: Fleet) -> None:
+    fleet.project("nlp")
+    agent = fleet.agent("n1", gpus=4)
+    mine = fleet.submit(project="vision", gpus=2)
+    theirs = fleet.submit(project="nlp", gpus=1)
+    fleet.tick()
+    agent.start_assigned()
+    fleet.clock.advance(60)
+    agent.finish(mine["id"])
+    member = fleet.token("member", project="vision")
+    kinds = [e["kind"] for e in fleet.ok("GET", "/events", member, params={"job": mine["id"]})]
+    assert kinds == ["job.succeeded", "job.started", "job.scheduled", "job.submitted"]
+    assert {e["job"] for e in fleet.ok("GET", "/events", member)} == {mine["id"]}
+    node_events = fleet.ok("GET", "/events", fleet.admin, params={"kind": "node."})
+    assert [e["kind"] for e in node_events] == ["node.registered"]
+    (allocation,) = fleet.ok("GET", "/allocations", member)
+    assert (allocation["job"], allocation["node"], allocation["gpu_indices"]) == (
+        mine["id"], "n1", [0, 1],
+    )  # fmt: skip
+    assert allocation["ended_at"] is not None
+    everyone = fleet.ok("GET", "/allocations", fleet.admin)
+    assert {a["job"] for a in everyone} == {mine["id"], theirs["id"]}
+    assert fleet.get("/events", fleet.token("agent", node="n1")).status_code == 403

@@ -30,6 +30,7 @@ from gpufleet.server.routers import (
     agent,
     costs,
     health,
+    history,
     jobs,
     metrics,
     nodes,
@@ -75,7 +76,7 @@ def create_app(
     app.state.loops = loops
     app.state.provisioner = provisioner
     for router in (
-        health, tokens, projects, jobs, nodes, agent, suppliers, orders, plans, costs,
+        health, tokens, projects, jobs, nodes, agent, suppliers, orders, plans, costs, history,
     ):  # fmt: skip
         app.include_router(router.router, prefix=API_PREFIX)
     app.include_router(metrics.router)

@@ -79,3 +79,29 @@ class ScorecardPublic(BaseModel):
     effective_usd_per_useful_gpu_hour: float | None
     reliability: float
     """What the planner multiplies this supplier's delivered capacity by."""
+
+
+class EventPublic(BaseModel):
+    id: int
+    at: dt.datetime
+    kind: str
+    """Dotted subject.verb: ``job.scheduled``, ``node.lost``, ``budget.alert``, ..."""
+    job: int | None
+    node: int | None
+    message: str
+
+
+class AllocationPublic(BaseModel):
+    """GPUs a job held on a node from ``started_at`` (scheduled) to ``ended_at`` (open: now)."""
+
+    id: int
+    job: int
+    project: str
+    node: str
+    gpu: str
+    gpu_indices: list[int]
+    supplier: str | None
+    contract: str | None
+    price_usd_per_gpu_hour: float | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
