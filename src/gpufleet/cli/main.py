@@ -11,14 +11,12 @@ from gpufleet.cli.budget_commands import budgets, costs, demand_app, plans_app
 from gpufleet.cli.catalog_commands import gpus, offers
 from gpufleet.cli.fleet_commands import nodes, projects_app, tokens_app
 from gpufleet.cli.job_commands import cancel, jobs, logs, submit
-from gpufleet.cli.placement_commands import placement_bench
-from gpufleet.cli.plan_commands import plan_command
-from gpufleet.cli.server_commands import up
-from gpufleet.cli.simulate_commands import simulate_command
+from gpufleet.cli.lazy import LazyGroup
 from gpufleet.cli.supply_commands import orders_app, suppliers_app
 
 app = typer.Typer(
     name="gpufleet",
+    cls=LazyGroup,  # plan, simulate, placement-bench and up load their modules when they run
     help="One control plane for GPU capacity bought from many suppliers.",
     no_args_is_help=True,
     add_completion=False,
@@ -26,24 +24,8 @@ app = typer.Typer(
 )
 app.command(help="The GPU model table: specs from vendor datasheets, with every known alias.")(gpus)
 app.command(help="Browse GPU offers from every supplier, normalised per GPU and per TFLOP.")(offers)
-app.command(
-    "placement-bench",
-    help="Run the FGD paper's placement experiment on Alibaba's openb trace.",
-)(placement_bench)
 
-app.command(
-    "plan",
-    help="Plan what GPU capacity to buy, from whom and when; compare with every baseline.",
-)(plan_command)
-app.command(
-    "simulate",
-    help="Replay a job trace through the scheduling policies on a virtual clock.",
-)(simulate_command)
 
-app.command(
-    "up",
-    help="Start the control plane (API, dashboard, scheduler) on SQLite with one local agent.",
-)(up)
 app.command("agent", help="Run a node agent: register this machine's GPUs, run jobs.")(agent)
 app.command(
     "acceptance",

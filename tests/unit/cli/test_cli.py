@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,17 @@ def test_the_done_when_command_over_the_shared_catalog(
     assert len({r["supplier"] for r in rows}) >= 15
     aws = next(r for r in rows if r["supplier"] == "aws" and r["instance_type"] == "p5.48xlarge")
     assert aws["price_usd_per_gpu_hour"] == pytest.approx(6.88)
+
+
+def test_user_commands_do_not_load_the_planner_simulator_or_server() -> None:
+    """``gpufleet jobs`` and friends start in well under a second: the heavy commands (plan,
+    simulate, placement-bench, up) load their modules only when they run."""
+    code = (
+        "import sys; from gpufleet.cli.main import app; "
+        "heavy = [m for m in ('statsmodels', 'numba', 'matplotlib', 'fastapi', 'sqlalchemy') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == ""
