@@ -1,14 +1,15 @@
-"""FastAPI dependencies: the database, the time, the caller (``Annotated`` aliases)."""
+"""FastAPI dependencies: the database, the time, the caller, path ids (``Annotated`` aliases)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gpufleet.server.db.engine import Database
+from gpufleet.server.schemas import INT32_MAX
 from gpufleet.server.services.auth import Principal, authenticate
 from gpufleet.server.settings import Settings
 
@@ -33,6 +34,8 @@ def get_now(request: Request) -> datetime:
 DbDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[datetime, Depends(get_now)]
+JobIdPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="A job id")]
+"""Ids are positive ``Integer`` keys: one out of that range is a 422 naming ``job_id``."""
 
 
 def get_principal(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpufleet.server.deps import DbDep, NowDep, PrincipalDep, SettingsDep
+from gpufleet.server.deps import DbDep, JobIdPath, NowDep, PrincipalDep, SettingsDep
 from gpufleet.server.schemas import (
     Assignments,
     Empty,
@@ -38,20 +38,24 @@ def heartbeat(
 
 @router.post("/jobs/{job_id}/started")
 def started(
-    job_id: int, db: DbDep, now: NowDep, principal: PrincipalDep, body: JobStarted | None = None
+    job_id: JobIdPath,
+    db: DbDep,
+    now: NowDep,
+    principal: PrincipalDep,
+    body: JobStarted | None = None,
 ) -> JobPublic:
     del body  # nothing in it yet
     return agent.started(db, principal, job_id, now)
 
 
 @router.post("/jobs/{job_id}/logs")
-def logs(job_id: int, body: JobLogs, db: DbDep, principal: PrincipalDep) -> Empty:
+def logs(job_id: JobIdPath, body: JobLogs, db: DbDep, principal: PrincipalDep) -> Empty:
     agent.append_logs(db, principal, job_id, body.lines)
     return Empty()
 
 
 @router.post("/jobs/{job_id}/finished")
 def finished(
-    job_id: int, body: JobFinished, db: DbDep, now: NowDep, principal: PrincipalDep
+    job_id: JobIdPath, body: JobFinished, db: DbDep, now: NowDep, principal: PrincipalDep
 ) -> JobPublic:
     return agent.finished(db, principal, job_id, body, now)
