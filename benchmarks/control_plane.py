@@ -15,8 +15,8 @@
 SQLite is a file (WAL) in a temporary folder; PostgreSQL a fresh randomly named database on the
 ``--postgres`` server, dropped afterwards. Prints one markdown table per part.
 
-Run: ``.venv/bin/python benchmarks/control_plane.py --backend both`` (about 2 minutes on 2
-cores). ``--profile`` prints the hottest functions of the first and of a steady-state tick.
+Run: ``.venv/bin/python benchmarks/control_plane.py --backend both`` (about 2.5 minutes on
+2 cores). ``--profile`` prints the hottest functions of the first and of a steady-state tick.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import func, insert, select
 
+import gpufleet
 from gpufleet.cli.client import ADMIN_TOKEN_FILE
 from gpufleet.domain.fleet import Gpu, Node, NodeState
 from gpufleet.domain.job import JobState
@@ -65,6 +66,7 @@ ALLOWED = ((), (), ("H100-SXM",), ("A100-80GB",))
 ADMIN = Principal(user="bench", role=Role.ADMIN)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 SERVER_START_TIMEOUT_S = 60.0
+SOURCE = str(Path(gpufleet.__file__).resolve().parents[1])
 
 
 # ----------------------------------------------------------------------------------- databases
@@ -233,7 +235,8 @@ def served(url: str, folder: Path) -> Iterator[tuple[str, str]]:
         **os.environ,
         # The fake nodes never heartbeat: keep them up for the whole run.
         "GPUFLEET_HEARTBEAT_S": "3600",
-        "PYTHONPATH": os.pathsep.join(p for p in (*sys.path, os.environ.get("PYTHONPATH")) if p),
+        # The server runs the gpufleet this script imported (a worktree's, under PYTHONPATH=src).
+        "PYTHONPATH": os.pathsep.join(p for p in (SOURCE, os.environ.get("PYTHONPATH")) if p),
     }
     command = [
         sys.executable, "-c", "from gpufleet.cli.main import app; app()",
