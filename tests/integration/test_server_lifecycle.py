@@ -58,6 +58,25 @@ def test_a_job_runs_to_success_with_its_logs_and_exit_code(fleet: Fleet) -> None
     assert kinds == ["job.submitted", "job.scheduled", "job.started", "job.succeeded"]
 
 
+def test_log_text_no_database_can_hold_is_kept_as_a_replacement_character(fleet: Fleet) -> None:
+    """A job prints what it likes: NUL (PostgreSQL refuses it) and a lone surrogate (UTF-8
+    cannot encode it) are stored as U+FFFD, and the lines around them are kept."""
+    node = fleet.agent("node-a")
+    job = fleet.submit()
+    fleet.tick()
+    node.start_assigned()
+    body = b'{"lines": ["nul \\u0000 here", "half \\ud800 a pair", "fine"]}'
+    answer = fleet.post(
+        f"/agent/jobs/{job['id']}/logs", node.token,
+        content=body, headers={"content-type": "application/json"},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    page = fleet.ok("GET", f"/jobs/{job['id']}/logs", fleet.admin)
+    assert [line["text"] for line in page["lines"]] == [
+        "nul \ufffd here", "half \ufffd a pair", "fine",
+    ]  # fmt: skip
+
+
 def test_a_non_zero_exit_fails_the_job(fleet: Fleet) -> None:
     node = fleet.agent("node-a")
     job = fleet.submit()

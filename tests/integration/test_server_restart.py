@@ -6,13 +6,8 @@ from __future__ import annotations
 from fleet_harness import Agent, FakeClock, Fleet
 
 from gpufleet.scheduling.core import decide, make_policy
-from gpufleet.server.services.scheduler import (
-    Placement,
-    apply,
-    build_context,
-    load_snapshot,
-    place,
-)
+from gpufleet.server.services.scheduler import build_context, load_snapshot
+from gpufleet.server.services.scheduler_apply import Placement, apply, place
 
 
 def test_a_restarted_server_resumes_where_it_stopped(database_url: str, clock: FakeClock) -> None:
@@ -79,6 +74,23 @@ def test_two_schedulers_deciding_at_once_never_double_book(
     finally:
         one.close()
         two.close()
+
+
+def test_one_apply_never_books_a_gpu_or_a_job_twice(fleet: Fleet) -> None:
+    """apply checks each placement against the ones it applied before it in the same batch."""
+    fleet.agent("node-a", gpus=2)
+    jobs = [fleet.submit(gpus=1)["id"] for _ in range(3)]
+    node_id = next(n["id"] for n in fleet.ok("GET", "/nodes", fleet.admin))
+    now = fleet.clock()
+    plan = [
+        Placement(jobs[0], node_id, "H100-SXM", (0,)),
+        Placement(jobs[1], node_id, "H100-SXM", (0,)),  # GPU 0 was just booked
+        Placement(jobs[0], node_id, "H100-SXM", (1,)),  # job 0 is no longer pending
+        Placement(jobs[2], node_id, "H100-SXM", (1,)),
+    ]
+    assert apply(fleet.db, plan, now) == (jobs[0], jobs[2])
+    assert [fleet.job(j)["gpu_indices"] for j in jobs] == [[0], [], [1]]
+    assert len(fleet.events("job.scheduled")) == 2
 
 
 def test_the_time_a_server_was_down_is_not_its_nodes_silence(

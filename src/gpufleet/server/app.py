@@ -2,20 +2,27 @@
 
 It migrates the database (Alembic, ``upgrade head``) when built, mounts the routers under
 ``/api/v1`` (``/metrics`` and the web dashboard, ``server.dashboard``, at the root), maps service
-errors to 4xx answers with their message as ``detail``, and — unless ``start_loops=False`` —
-runs the scheduler, node-loss and procurement loops for the app's lifetime. ``app.state.loops``
-exposes ``tick(now)``, ``check_lost(now)`` and ``procure(now)`` for tests and tools that drive
-the loops themselves. ``provisioner`` starts agents on machines suppliers deliver
-(``provisioning.py``); without one, delivered nodes wait for an agent started by hand.
+errors to 4xx answers with their message as ``detail`` (these and the 422s of schema validation
+quote the input, which may hold text UTF-8 cannot encode: it is answered as U+FFFD, never a
+500), and — unless ``start_loops=False`` — runs the scheduler, node-loss and procurement loops
+for the app's lifetime. ``app.state.loops`` exposes ``tick(now)``, ``check_lost(now)`` and
+``procure(now)`` for tests and tools that drive the loops themselves. ``provisioner`` starts
+agents on machines suppliers deliver (``provisioning.py``); without one, delivered nodes wait
+for an agent started by hand.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gpufleet.scheduling.core import make_policy
@@ -82,10 +89,29 @@ def create_app(
     app.include_router(metrics.router)
     dashboard.install(app)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     return app
+
+
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
+"""Lone surrogates: JSON's ``\\ud800`` escapes decode to them, and UTF-8 cannot encode them."""
+
+
+class ErrorResponse(JSONResponse):
+    """An error body that quotes the request: what UTF-8 cannot encode becomes U+FFFD."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return _UNENCODABLE.sub("\ufffd", text).encode("utf-8")
 
 
 async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)  # noqa: S101 - registered for ServiceError only
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+    return ErrorResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 (the errors, each naming its field), rendered as ``ErrorResponse``."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    return ErrorResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)

@@ -3,6 +3,9 @@
 They mirror ``docs/api.md`` field for field. Schema rules (types, ranges) are checked here and
 answered with FastAPI's 422 body, which names the field; rules that need the database or the GPU
 table (unknown project, unknown GPU model, a gang larger than any node) are the services' (400).
+What the database cannot store is a schema rule too: integers bound for an ``Integer`` column fit
+32 bits (``Int32``), and stored text has no NUL character (``NO_NUL``), so such input is a 422
+naming the field rather than a database error.
 """
 
 from __future__ import annotations
@@ -17,9 +20,23 @@ from gpufleet.domain.fleet import Acceptance, NodeState
 from gpufleet.domain.job import JobState
 
 MAX_TIME_LIMIT_S = 365 * 86400
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-NodeName = Annotated[str, Field(min_length=1, max_length=255)]
-Argument = Annotated[str, Field(min_length=1)]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+NO_NUL = r"^[^\x00]*$"
+"""Text the database stores or looks up: PostgreSQL's text cannot hold NUL (U+0000), so a string
+with one is refused (422) on every backend, before it reaches a query."""
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+NodeName = Annotated[str, Field(min_length=1, max_length=255, pattern=NO_NUL)]
+UserName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+Argument = Annotated[str, Field(min_length=1, pattern=NO_NUL)]
+"""A command-line argument (no process can be given one with NUL in it)."""
+
+INT32_MAX = 2**31 - 1
+"""The largest value an ``Integer`` column holds on every backend (PostgreSQL's ``integer``;
+SQLite's are 64-bit). Integers bound for the database are checked against it here, so a larger
+one is a 422 naming the field, not a database error."""
+Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+MAX_TOKEN_TTL_S = 100 * 365 * 86_400
+"""A token lives at most about 100 years (its expiry must be a representable date)."""
 
 
 class Role(enum.StrEnum):
@@ -47,13 +64,13 @@ class Health(BaseModel):
 
 
 class TokenCreate(Strict):
-    user: Annotated[str, Field(min_length=1, max_length=100)]
+    user: UserName
     role: Role
     project: Name | None = None
     """Required for ``member``."""
     node: NodeName | None = None
     """Required for ``agent``: the node name it may register and heartbeat as."""
-    ttl_s: Annotated[int, Field(gt=0)] | None = None
+    ttl_s: Annotated[int, Field(gt=0, le=MAX_TOKEN_TTL_S)] | None = None
 
 
 class TokenPublic(BaseModel):
@@ -67,7 +84,7 @@ class TokenPublic(BaseModel):
 
 class ProjectCreate(Strict):
     name: Name
-    quota: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    quota: dict[str, Annotated[int, Field(ge=0, le=INT32_MAX)]] = Field(default_factory=dict)
     budget_usd: Annotated[float, Field(ge=0)] | None = None
     weight: Annotated[float, Field(gt=0)] = 1.0
 
@@ -88,8 +105,8 @@ class JobCreate(Strict):
     gpus: Annotated[int, Field(ge=1)] = 1
     gpu_models: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     """GPU models (any alias) or families (``A100``: every A100); empty: any model."""
-    priority: int = 0
-    name: Annotated[str, Field(max_length=200)] = ""
+    priority: Int32 = 0
+    name: Annotated[str, Field(max_length=200, pattern=NO_NUL)] = ""
     time_limit_s: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = None
     """Stopped after this many seconds of running; also the scheduler's run-time estimate
     for backfill (without it: the server's default estimate, and no limit)."""
@@ -154,17 +171,17 @@ class NodePublic(BaseModel):
 
 
 class GpuRegister(Lenient):
-    index: Annotated[int, Field(ge=0)]
-    model: Annotated[str, Field(min_length=1, max_length=100)]
+    index: Annotated[int, Field(ge=0, le=INT32_MAX)]
+    model: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
     memory_gib: Annotated[float, Field(ge=0)]
-    uuid: Annotated[str, Field(max_length=100)] = ""
+    uuid: Annotated[str, Field(max_length=100, pattern=NO_NUL)] = ""
 
 
 class NodeRegister(Lenient):
     name: NodeName
     gpus: list[GpuRegister] = Field(default_factory=list)
     simulated: bool = False
-    cpu_count: Annotated[int, Field(ge=0)] = 0
+    cpu_count: Annotated[int, Field(ge=0, le=INT32_MAX)] = 0
     memory_gib: Annotated[float, Field(ge=0)] = 0.0
 
 
@@ -223,7 +240,7 @@ class JobLogs(Lenient):
 
 
 class JobFinished(Lenient):
-    exit_code: int
+    exit_code: Int32
     stopped: bool = False
 
 

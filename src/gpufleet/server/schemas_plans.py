@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from gpufleet.domain.offer import ContractKind
-from gpufleet.server.schemas import Name, Strict
+from gpufleet.server.schemas import NO_NUL, Name, Strict
 
 Gpus = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 
@@ -18,13 +18,13 @@ class DemandCreate(Strict):
     (``low``) and 95th (``high``) percentile; both default to ``expected``."""
 
     project: Name
-    gpu: Annotated[str, Field(min_length=1, max_length=100)] = "H100-SXM"
+    gpu: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] = "H100-SXM"
     start: datetime
     end: datetime
     expected_gpus: Gpus
     low_gpus: Gpus | None = None
     high_gpus: Gpus | None = None
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: Annotated[str, Field(max_length=2000, pattern=NO_NUL)] = ""
 
 
 class DemandPublic(BaseModel):
@@ -46,15 +46,15 @@ class PlanCreate(Strict):
     """First period's start (default: today, 00:00 UTC)."""
     scenarios: Annotated[int, Field(ge=1, le=1000)] = 100
     evaluation_scenarios: Annotated[int, Field(ge=1, le=2000)] = 100
-    seed: int = 1
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 1
     unmet_penalty_usd_per_gpu_hour: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 20.0
     max_supplier_share: Annotated[float, Field(gt=0, le=1)] | None = None
     contracts: list[ContractKind] = Field(default_factory=lambda: list(ContractKind))
-    gpus: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    gpus: list[Annotated[str, Field(min_length=1, pattern=NO_NUL)]] = Field(default_factory=list)
     """GPU models (or families) to consider; empty: all."""
     suppliers: list[Name] = Field(default_factory=list)
     max_per_contract: Annotated[int, Field(ge=1, le=100)] = 12
-    reference_gpu: Annotated[str, Field(min_length=1)] = "H100-SXM"
+    reference_gpu: Annotated[str, Field(min_length=1, pattern=NO_NUL)] = "H100-SXM"
     use_history: bool = True
     """Forecast projects that declared nothing from their usage history."""
     use_reliability: bool = True

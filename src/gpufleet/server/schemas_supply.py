@@ -14,18 +14,18 @@ from pydantic import BaseModel, Field
 from gpufleet.domain.fleet import NodeState
 from gpufleet.domain.offer import ContractKind
 from gpufleet.domain.purchase_order import PoState
-from gpufleet.server.schemas import Lenient, Name, NodeName, Strict
+from gpufleet.server.schemas import INT32_MAX, NO_NUL, Lenient, Name, NodeName, Strict
 
-Text = Annotated[str, Field(max_length=2000)]
-Label = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
+Label = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class SupplierCreate(Strict):
     name: Name
-    display_name: Annotated[str, Field(max_length=200)] = ""
-    kind: Annotated[str, Field(max_length=32)] = "unknown"
-    adapter: Annotated[str, Field(min_length=1, max_length=32)] = "manual"
+    display_name: Annotated[str, Field(max_length=200, pattern=NO_NUL)] = ""
+    kind: Annotated[str, Field(max_length=32, pattern=NO_NUL)] = "unknown"
+    adapter: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)] = "manual"
     adapter_config: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -45,26 +45,26 @@ class SupplierPublic(BaseModel):
 class OfferCreate(Strict):
     supplier: Name
     instance_type: Label
-    gpu: Annotated[str, Field(min_length=1, max_length=100)]
+    gpu: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
     gpus_per_unit: Annotated[float, Field(gt=0, allow_inf_nan=False)]
     contract: ContractKind
     price_usd_per_hour: Money | None = None
     spot_price_usd_per_hour: Money | None = None
-    region: Annotated[str, Field(max_length=100)] | None = None
-    zone: Annotated[str, Field(max_length=100)] | None = None
+    region: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
+    zone: Annotated[str, Field(max_length=100, pattern=NO_NUL)] | None = None
     vcpus: Money | None = None
     memory_gib: Money | None = None
     term_months: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     lead_time_days: Money = 0.0
-    min_units: Annotated[int, Field(ge=1)] = 1
-    capacity_units: Annotated[int, Field(ge=1)] | None = None
+    min_units: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1
+    capacity_units: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = None
     upfront_usd: Money = 0.0
     source: Text = ""
 
 
 class OfferImport(Strict):
     offers: Annotated[list[OfferCreate], Field(max_length=20_000)]
-    adapter: Annotated[str, Field(min_length=1, max_length=32)] = "manual"
+    adapter: Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)] = "manual"
     """Adapter of suppliers this import creates (existing suppliers keep theirs)."""
 
 
@@ -98,9 +98,9 @@ class OfferPublic(BaseModel):
 class PurchaseOrderCreate(Strict):
     """From an offer (``offer``: its id) or by hand (``supplier``, ``gpu``, prices, ...)."""
 
-    offer: int | None = None
+    offer: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = None
     supplier: Name | None = None
-    gpu: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    gpu: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
     gpus_per_unit: Annotated[int, Field(ge=1)] | None = None
     contract: ContractKind | None = None
     price_usd_per_unit_hour: Money | None = None
@@ -171,10 +171,10 @@ class PoDelivered(BaseModel):
 
 class GpuCheckIn(Lenient):
     index: Annotated[int, Field(ge=0)]
-    name: Annotated[str, Field(max_length=200)] = ""
-    model: Annotated[str, Field(max_length=100)] = ""
+    name: Annotated[str, Field(max_length=200, pattern=NO_NUL)] = ""
+    model: Annotated[str, Field(max_length=100, pattern=NO_NUL)] = ""
     memory_gib: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    uuid: Annotated[str, Field(max_length=100)] = ""
+    uuid: Annotated[str, Field(max_length=100, pattern=NO_NUL)] = ""
     ecc_errors: Annotated[int, Field(ge=0)] | None = None
     xid_errors: Annotated[int, Field(ge=0)] | None = None
     max_temperature_c: Annotated[float, Field(allow_inf_nan=False)] | None = None
@@ -182,7 +182,7 @@ class GpuCheckIn(Lenient):
     burn_in: Annotated[str, Field(pattern="^(torch|simulated|skipped)$")] = "skipped"
     bf16_tflops: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     memory_bandwidth_gbps: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    detail: Annotated[str, Field(max_length=4000)] = ""
+    detail: Annotated[str, Field(max_length=4000, pattern=NO_NUL)] = ""
 
 
 class AcceptanceReport(Lenient):

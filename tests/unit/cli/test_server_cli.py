@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import threading
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from gpufleet.cli.client import ApiError, FleetClient, local_admin_token
 from gpufleet.cli.main import app as cli
-from gpufleet.cli.server_commands import _admin_token
+from gpufleet.cli.server_commands import _admin_token, _listen
 from gpufleet.server.clock import utc_now
 from gpufleet.server.db.engine import Database
 from gpufleet.server.services.auth import authenticate
@@ -347,3 +348,17 @@ def test_the_admin_token_is_made_once_saved_privately_and_replaced_if_lost(
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
         db.dispose()
+
+
+def test_up_listens_on_a_tcp_socket_so_answers_are_not_held_back() -> None:
+    """asyncio turns Nagle off (TCP_NODELAY) only on connections of a socket whose protocol is
+    IPPROTO_TCP; with protocol 0 every answer waited for the client's delayed ACK (~40 ms)."""
+    sock = _listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        client = socket.create_connection(sock.getsockname())
+        accepted, _ = sock.accept()
+        with client, accepted:
+            assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks per connection
+    finally:
+        sock.close()

@@ -323,3 +323,10 @@ def test_a_job_id_that_is_not_a_number_is_not_found(board: Board) -> None:
     response = board.get("/jobs/abc", board.admin)
     assert response.status_code == 404
     assert "<h1>Not found</h1>" in response.text
+
+
+def test_a_job_id_no_row_can_have_is_not_found(board: Board) -> None:
+    """Past SQLite's 64-bit integers the database cannot even compare it (was a 500)."""
+    for job_id in (2**31, 2**63):
+        response = board.get(f"/jobs/{job_id}", board.admin)
+        assert (response.status_code, f"job {job_id} not found" in response.text) == (404, True)

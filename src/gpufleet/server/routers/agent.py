@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gpufleet.server.deps import DbDep, NowDep, PrincipalDep, SettingsDep
+from gpufleet.server.deps import DbDep, IdPath, JobIdPath, NowDep, PrincipalDep, SettingsDep
 from gpufleet.server.schemas import (
     Assignments,
     Empty,
@@ -40,27 +40,31 @@ def heartbeat(
 
 @router.post("/jobs/{job_id}/started")
 def started(
-    job_id: int, db: DbDep, now: NowDep, principal: PrincipalDep, body: JobStarted | None = None
+    job_id: JobIdPath,
+    db: DbDep,
+    now: NowDep,
+    principal: PrincipalDep,
+    body: JobStarted | None = None,
 ) -> JobPublic:
     del body  # nothing in it yet
     return agent.started(db, principal, job_id, now)
 
 
 @router.post("/jobs/{job_id}/logs")
-def logs(job_id: int, body: JobLogs, db: DbDep, principal: PrincipalDep) -> Empty:
+def logs(job_id: JobIdPath, body: JobLogs, db: DbDep, principal: PrincipalDep) -> Empty:
     agent.append_logs(db, principal, job_id, body.lines)
     return Empty()
 
 
 @router.post("/jobs/{job_id}/finished")
 def finished(
-    job_id: int, body: JobFinished, db: DbDep, now: NowDep, principal: PrincipalDep
+    job_id: JobIdPath, body: JobFinished, db: DbDep, now: NowDep, principal: PrincipalDep
 ) -> JobPublic:
     return agent.finished(db, principal, job_id, body, now)
 
 
 @router.post("/acceptance/{test_id}")
 def acceptance_report(
-    test_id: int, body: AcceptanceReport, db: DbDep, now: NowDep, principal: PrincipalDep
+    test_id: IdPath, body: AcceptanceReport, db: DbDep, now: NowDep, principal: PrincipalDep
 ) -> AcceptanceVerdict:
     return acceptance.report(db, principal, test_id, body, now)

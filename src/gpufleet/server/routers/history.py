@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gpufleet.server.deps import DbDep, PrincipalDep
+from gpufleet.server.deps import DbDep, IdQuery, PrincipalDep
 from gpufleet.server.schemas_costs import AllocationPublic, EventPublic
 from gpufleet.server.services import history
 
@@ -19,7 +19,7 @@ def list_events(
     db: DbDep,
     principal: PrincipalDep,
     kind: str | None = None,
-    job: int | None = None,
+    job: IdQuery = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=history.MAX_LISTED)] = 200,
 ) -> list[EventPublic]:
@@ -30,7 +30,7 @@ def list_events(
 def list_allocations(
     db: DbDep,
     principal: PrincipalDep,
-    job: int | None = None,
+    job: IdQuery = None,
     project: str | None = None,
     limit: Annotated[int, Query(ge=1, le=history.MAX_LISTED)] = 200,
 ) -> list[AllocationPublic]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from gpufleet.domain.purchase_order import PoState
-from gpufleet.server.deps import DbDep, NowDep, PrincipalDep, ProvisionerDep
+from gpufleet.server.deps import DbDep, IdPath, NowDep, PrincipalDep, ProvisionerDep
 from gpufleet.server.schemas_supply import (
     PoDeliver,
     PoDelivered,
@@ -43,13 +43,13 @@ def create_order(
 
 
 @router.get("/purchase-orders/{order_id}")
-def get_order(order_id: int, db: DbDep, principal: PrincipalDep) -> PurchaseOrderPublic:
+def get_order(order_id: IdPath, db: DbDep, principal: PrincipalDep) -> PurchaseOrderPublic:
     return orders.get_order(db, principal, order_id)
 
 
 @router.post("/purchase-orders/{order_id}/transition")
 def transition(
-    order_id: int,
+    order_id: IdPath,
     body: PoTransition,
     db: DbDep,
     now: NowDep,
@@ -63,6 +63,6 @@ def transition(
 
 @router.post("/purchase-orders/{order_id}/deliver")
 def deliver(
-    order_id: int, body: PoDeliver, db: DbDep, now: NowDep, principal: PrincipalDep
+    order_id: IdPath, body: PoDeliver, db: DbDep, now: NowDep, principal: PrincipalDep
 ) -> PoDelivered:
     return procurement.deliver_by_hand(db, principal, order_id, body, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import HTMLResponse
 
-from gpufleet.server.deps import DbDep, NowDep, PrincipalDep, ProvisionerDep
+from gpufleet.server.deps import DbDep, IdPath, NowDep, PrincipalDep, ProvisionerDep
 from gpufleet.server.schemas import Empty
 from gpufleet.server.schemas_plans import (
     DemandCreate,
@@ -32,7 +32,7 @@ def declare_demand(
 
 
 @router.delete("/demand/{demand_id}")
-def delete_demand(demand_id: int, db: DbDep, principal: PrincipalDep) -> Empty:
+def delete_demand(demand_id: IdPath, db: DbDep, principal: PrincipalDep) -> Empty:
     demand.delete(db, principal, demand_id)
     return Empty()
 
@@ -48,17 +48,17 @@ def create_plan(body: PlanCreate, db: DbDep, now: NowDep, principal: PrincipalDe
 
 
 @router.get("/plans/{plan_id}")
-def get_plan(plan_id: int, db: DbDep, principal: PrincipalDep) -> PlanPublic:
+def get_plan(plan_id: IdPath, db: DbDep, principal: PrincipalDep) -> PlanPublic:
     return plans.get_plan(db, principal, plan_id)
 
 
 @router.get("/plans/{plan_id}/report", response_class=HTMLResponse)
-def plan_report(plan_id: int, db: DbDep, principal: PrincipalDep) -> HTMLResponse:
+def plan_report(plan_id: IdPath, db: DbDep, principal: PrincipalDep) -> HTMLResponse:
     return HTMLResponse(plans.plan_report(db, principal, plan_id))
 
 
 @router.post("/plans/{plan_id}/accept")
 def accept_plan(
-    plan_id: int, db: DbDep, now: NowDep, principal: PrincipalDep, provisioner: ProvisionerDep
+    plan_id: IdPath, db: DbDep, now: NowDep, principal: PrincipalDep, provisioner: ProvisionerDep
 ) -> PlanAccepted:
     return plans.accept_plan(db, principal, plan_id, now, provisioner=provisioner)

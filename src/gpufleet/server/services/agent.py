@@ -7,6 +7,7 @@ requests on PostgreSQL queue instead of deadlocking. Repeated reports are harmle
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -40,6 +41,9 @@ from gpufleet.server.services.common import (
     reported_model,
     requeue,
 )
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""NUL (PostgreSQL's text cannot hold it) and lone surrogates (not encodable as UTF-8)."""
 
 
 def register(db: Database, principal: Principal, body: NodeRegister, now: datetime) -> NodePublic:
@@ -223,7 +227,9 @@ def started(db: Database, principal: Principal, job_id: int, now: datetime) -> J
 
 
 def append_logs(db: Database, principal: Principal, job_id: int, lines: list[str]) -> None:
-    """Append lines in order (sequence numbers continue from the last)."""
+    """Append lines in order (sequence numbers continue from the last). A job's output is
+    whatever it printed: what no database text can hold (NUL, lone surrogates) is stored as
+    U+FFFD rather than refused, so one odd byte does not lose the rest of the log."""
     if not lines:
         return
     with db.transaction() as session:
@@ -235,8 +241,13 @@ def append_logs(db: Database, principal: Principal, job_id: int, lines: list[str
         )
         first = int(last or 0) + 1
         session.add_all(
-            JobLogLineRow(job_id=row.id, seq=first + i, text=text) for i, text in enumerate(lines)
+            JobLogLineRow(job_id=row.id, seq=first + i, text=_storable(text))
+            for i, text in enumerate(lines)
         )
+
+
+def _storable(text: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def finished(

@@ -13,7 +13,7 @@ from gpufleet.domain.fleet import Acceptance, NodeState, shown_state
 from gpufleet.domain.job import JobState, TransitionError, transition
 from gpufleet.server.db.rows import EventRow, JobRow, NodeRow, ProjectRow
 from gpufleet.server.errors import BadInputError, ConflictError, NotFoundError
-from gpufleet.server.schemas import GpuPublic, JobPublic, NodePublic
+from gpufleet.server.schemas import INT32_MAX, GpuPublic, JobPublic, NodePublic
 from gpufleet.server.services.allocations import close_allocations
 
 HOLDING = (JobState.SCHEDULED.value, JobState.RUNNING.value)
@@ -102,6 +102,8 @@ def record(
 
 
 def load_job(session: Session, job_id: int, *, lock: bool = False) -> JobRow:
+    if not 1 <= job_id <= INT32_MAX:  # no such row; and the database could not compare it
+        raise NotFoundError(f"job {job_id} not found")
     query = select(JobRow).where(JobRow.id == job_id)
     if lock:
         query = query.with_for_update(of=JobRow)
@@ -112,7 +114,9 @@ def load_job(session: Session, job_id: int, *, lock: bool = False) -> JobRow:
 
 
 def load_project(session: Session, name: str, field: str = "project") -> ProjectRow:
-    row = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+    row = None
+    if "\x00" not in name:  # a name with NUL cannot exist, and PostgreSQL refuses to compare one
+        row = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
     if row is None:
         raise BadInputError(f"{field}: unknown project {name!r}")
     return row

@@ -8,10 +8,9 @@ state change goes through the job state machine.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gpufleet.domain.job import JobSpec, JobState
@@ -77,13 +76,12 @@ def submit(db: Database, principal: Principal, body: JobCreate, now: datetime) -
 
 
 def _check_fits(session: Session, spec: JobSpec) -> None:
-    """A gang is all on one node and of one model: it must fit the largest such group."""
-    per_node_model = Counter(session.execute(select(GpuRow.node_id, GpuRow.model)))
-    allowed = set(spec.gpu_models)
-    largest = max(
-        (n for (_, model), n in per_node_model.items() if not allowed or model in allowed),
-        default=0,
-    )
+    """A gang is all on one node and of one model: it must fit the largest such group (counted
+    by the database: one number back, not a row per GPU of the fleet)."""
+    groups = select(func.count(GpuRow.id).label("gpus")).group_by(GpuRow.node_id, GpuRow.model)
+    if spec.gpu_models:
+        groups = groups.where(GpuRow.model.in_(spec.gpu_models))
+    largest = session.scalar(select(func.max(groups.subquery().c.gpus))) or 0
     if spec.gpus > largest:
         which = ", ".join(spec.gpu_models) if spec.gpu_models else "any model"
         raise BadInputError(
