@@ -39,6 +39,10 @@ class Acceptance(enum.StrEnum):
         return self in (Acceptance.NOT_REQUIRED, Acceptance.PASSED)
 
 
+SCHEDULABLE = tuple(a.value for a in Acceptance if a.schedulable)
+"""The acceptance values (as stored) whose nodes and GPUs the scheduler may use."""
+
+
 def shown_state(liveness: NodeState, acceptance: Acceptance) -> NodeState:
     """What users see: an ``up`` node is ``quarantined`` until judged and ``rejected`` when no
     GPU passed; ``lost`` (and ``draining``) show as they are."""

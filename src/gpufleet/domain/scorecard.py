@@ -81,19 +81,21 @@ class Scorecard:
     reliability: float
 
 
+def is_late(promised_at: datetime | None, delivered_at: datetime | None, now: datetime) -> bool:
+    """Delivered after the promised date, or still undelivered past it at ``now``."""
+    return promised_at is not None and (delivered_at or now) > promised_at
+
+
 def score(record: SupplierRecord, now: datetime) -> Scorecard:
     """The scorecard of one supplier at ``now`` (overdue open orders count as late)."""
     on_time = late = 0
     for order in record.orders:
         if order.promised_at is None:
             continue
-        if order.delivered_at is not None:
-            if order.delivered_at <= order.promised_at:
-                on_time += 1
-            else:
-                late += 1
-        elif now > order.promised_at:
+        if is_late(order.promised_at, order.delivered_at, now):
             late += 1
+        elif order.delivered_at is not None:
+            on_time += 1
     judged = on_time + late
     passed = record.gpus_tested - record.gpus_failed
     pass_rate = (passed + PRIOR_GPUS) / (record.gpus_tested + PRIOR_GPUS)

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from gpufleet.domain import scorecard
 from gpufleet.domain.purchase_order import PoState
 from gpufleet.planning.study import BOUND, OURS
 from gpufleet.server.dashboard.charts import BarChart, bar_chart
@@ -114,9 +115,9 @@ def accept_plan(
 def is_late(order: PurchaseOrderPublic, now: datetime) -> bool:
     """Delivered after its promised date, or still undelivered past it (as the scorecards
     count; a cancelled order is never late)."""
-    if order.promised_at is None or order.state is PoState.CANCELLED:
+    if order.state is PoState.CANCELLED:
         return False
-    return (order.delivered_at or now) > order.promised_at
+    return scorecard.is_late(order.promised_at, order.delivered_at, now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,12 +14,13 @@ per supplier and GPU model, monthly budgets and their alerts. The arithmetic is
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from gpufleet.domain.accounting import (
     BUDGET_THRESHOLDS,
@@ -143,16 +144,7 @@ def cost_report(
 
 
 def _public(row: CostRow) -> CostRowPublic:
-    return CostRowPublic(
-        day=row.day,
-        project=row.project,
-        supplier=row.supplier,
-        contract=row.contract,
-        gpu=row.gpu,
-        gpu_hours=row.gpu_hours,
-        cost_usd=row.cost_usd,
-        unpriced_gpu_hours=row.unpriced_gpu_hours,
-    )
+    return CostRowPublic(**dataclasses.asdict(row))
 
 
 CSV_COLUMNS = ("day", "project", "supplier", "contract", "gpu", "gpu_hours", "cost_usd")
@@ -182,7 +174,10 @@ def paid(session: Session, since: datetime, until: datetime) -> list[Paid]:
     """Contracted nodes' GPUs, paid from joining the fleet, clipped to the window."""
     out = []
     for node in session.scalars(
-        select(NodeRow).where(NodeRow.price_usd_per_gpu_hour.is_not(None)).order_by(NodeRow.id)
+        select(NodeRow)
+        .where(NodeRow.price_usd_per_gpu_hour.is_not(None))
+        .options(selectinload(NodeRow.gpus), selectinload(NodeRow.purchase_order))
+        .order_by(NodeRow.id)
     ):
         start = max(node.registered_at, since)
         if until <= start:

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 
 from gpufleet.catalog.gpus import gpu_table
-from gpufleet.domain.fleet import Acceptance, NodeState
+from gpufleet.domain.fleet import SCHEDULABLE, Acceptance, NodeState
 from gpufleet.domain.offer import Offer
 from gpufleet.domain.purchase_order import PoState
 from gpufleet.planning.assemble import EVALUATION_SEED_OFFSET
@@ -184,7 +184,7 @@ def _existing(session: Any, bounds: list[datetime], notes: list[str]) -> list[Ex
     nodes = session.scalars(
         select(NodeRow).where(
             NodeRow.state == NodeState.UP.value,
-            NodeRow.acceptance.in_([a.value for a in Acceptance if a.schedulable]),
+            NodeRow.acceptance.in_(SCHEDULABLE),
         )
     ).all()
     unknown = set()

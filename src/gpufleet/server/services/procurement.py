@@ -65,22 +65,20 @@ class _Target:
     adapter: SupplierAdapter
 
 
-def _view(row: PurchaseOrderRow, state: PoState | None = None, **changes: object) -> OrderView:
-    values: dict[str, object] = {
-        "id": row.id,
-        "supplier": row.supplier.name,
-        "gpu": row.gpu,
-        "units": row.units,
-        "gpus_per_unit": row.gpus_per_unit,
-        "contract": row.contract,
-        "lead_time_days": row.lead_time_days,
-        "state": state or PoState(row.state),
-        "submitted_at": row.submitted_at,
-        "promised_at": row.promised_at,
-        "adapter_state": dict(row.adapter_state),
-    }
-    values.update(changes)
-    return OrderView(**values)  # type: ignore[arg-type]
+def _view(row: PurchaseOrderRow) -> OrderView:
+    return OrderView(
+        id=row.id,
+        supplier=row.supplier.name,
+        gpu=row.gpu,
+        units=row.units,
+        gpus_per_unit=row.gpus_per_unit,
+        contract=row.contract,
+        lead_time_days=row.lead_time_days,
+        state=PoState(row.state),
+        submitted_at=row.submitted_at,
+        promised_at=row.promised_at,
+        adapter_state=dict(row.adapter_state),
+    )
 
 
 def _target(db: Database, order_id: int, expect: tuple[PoState, ...]) -> _Target:

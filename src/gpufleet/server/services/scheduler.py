@@ -45,13 +45,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Text, cast, select
 
-from gpufleet.domain.fleet import Gpu, Node, NodeState
+from gpufleet.domain.fleet import SCHEDULABLE, Gpu, Node, NodeState
 from gpufleet.domain.job import JobState
 from gpufleet.scheduling.core import NOT_RUNNING, Context, Preempt, decide, make_policy
 from gpufleet.server.db.engine import Database
 from gpufleet.server.db.rows import GpuRow, JobRow, NodeRow, ProjectRow
 from gpufleet.server.services.common import HOLDING
-from gpufleet.server.services.scheduler_apply import SCHEDULABLE, apply, place
+from gpufleet.server.services.scheduler_apply import apply, place
 
 ACTIVE = (JobState.PENDING.value, *HOLDING)
 JOB_COLUMNS = (

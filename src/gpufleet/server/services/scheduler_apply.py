@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, load_only
 
-from gpufleet.domain.fleet import Acceptance, Node, NodeState
+from gpufleet.domain.fleet import SCHEDULABLE, Node, NodeState
 from gpufleet.domain.job import JobState
 from gpufleet.scheduling.core import Preempt, Start
 from gpufleet.server.db.engine import Database
@@ -26,8 +26,6 @@ from gpufleet.server.services.common import HOLDING, change_state
 if TYPE_CHECKING:  # scheduler.py imports this module
     from gpufleet.server.services.scheduler import Snapshot
 
-SCHEDULABLE = tuple(a.value for a in Acceptance if a.schedulable)
-"""Acceptance states whose nodes and GPUs the scheduler may use."""
 BATCH = 1000
 """Ids per ``IN (...)`` in apply: far below SQLite's and PostgreSQL's bound-parameter limits."""
 

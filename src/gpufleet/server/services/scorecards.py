@@ -12,12 +12,14 @@ results, node losses, and what was paid; the measures and the reliability the pl
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gpufleet.domain.accounting import Paid
 from gpufleet.domain.fleet import Acceptance
 from gpufleet.domain.purchase_order import PoState
 from gpufleet.domain.scorecard import OrderRecord, Scorecard, SupplierRecord, score
@@ -40,10 +42,13 @@ def scorecards(db: Database, principal: Principal, now: datetime) -> list[Scorec
 def compute(db: Database, now: datetime) -> list[Scorecard]:
     with db.transaction() as session:
         suppliers = session.scalars(select(SupplierRow).order_by(SupplierRow.name)).all()
-        return [score(_record(session, s.name, now), now) for s in suppliers]
+        bills: dict[str | None, list[Paid]] = defaultdict(list)
+        for item in paid(session, datetime.min.replace(tzinfo=now.tzinfo), now):
+            bills[item.supplier].append(item)
+        return [score(_record(session, s.name, now, bills[s.name]), now) for s in suppliers]
 
 
-def _record(session: Session, supplier: str, now: datetime) -> SupplierRecord:
+def _record(session: Session, supplier: str, now: datetime, bills: list[Paid]) -> SupplierRecord:
     orders = session.scalars(
         select(PurchaseOrderRow)
         .join(PurchaseOrderRow.supplier)
@@ -71,11 +76,6 @@ def _record(session: Session, supplier: str, now: datetime) -> SupplierRecord:
         failures += lost
         good = sum(1 for g in node.gpus if g.acceptance == Acceptance.PASSED.value)
         useful += good * max(0.0, hours - down)
-    bills = [
-        p
-        for p in paid(session, datetime.min.replace(tzinfo=now.tzinfo), now)
-        if p.supplier == supplier
-    ]
     return SupplierRecord(
         supplier=supplier,
         orders=tuple(
@@ -124,20 +124,4 @@ def _downtime(events: list[tuple[datetime, str]], now: datetime) -> tuple[int, f
 
 
 def _public(card: Scorecard) -> ScorecardPublic:
-    return ScorecardPublic(
-        supplier=card.supplier,
-        orders=card.orders,
-        on_time=card.on_time,
-        late=card.late,
-        on_time_rate=card.on_time_rate,
-        gpus_tested=card.gpus_tested,
-        gpus_failed=card.gpus_failed,
-        acceptance_failure_rate=card.acceptance_failure_rate,
-        node_failures=card.node_failures,
-        mtbf_hours=card.mtbf_hours,
-        node_hours=card.node_hours,
-        paid_usd=card.paid_usd,
-        list_usd_per_gpu_hour=card.list_usd_per_gpu_hour,
-        effective_usd_per_useful_gpu_hour=card.effective_usd_per_useful_gpu_hour,
-        reliability=card.reliability,
-    )
+    return ScorecardPublic(**dataclasses.asdict(card))
